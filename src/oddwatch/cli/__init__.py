@@ -1,0 +1,1 @@
+"""The ``oddwatch`` command line: a thin shell over the library."""
