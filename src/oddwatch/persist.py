@@ -36,7 +36,18 @@ import numpy as np
 from oddwatch._base import Component
 from oddwatch.errors import CheckpointError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "decode_params", "encode_params", "load", "register", "save"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "decode_params",
+    "encode_params",
+    "load",
+    "load_with_extra",
+    "read_meta",
+    "register",
+    "registered_kinds",
+    "save",
+]
 
 FORMAT = "oddwatch.checkpoint"
 FORMAT_VERSION = 1
@@ -105,8 +116,14 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def save(component: Component, path: str | os.PathLike[str]) -> None:
-    """Write ``component`` to ``path`` atomically (temporary file, fsync, rename)."""
+def save(
+    component: Component, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
+) -> None:
+    """Write ``component`` to ``path`` atomically (temporary file, fsync, rename).
+
+    ``extra`` is plain JSON kept beside the state (e.g. a reader's input position); read it
+    back with :func:`load_with_extra`.
+    """
     from oddwatch import __version__
 
     state = component.get_state()
@@ -115,6 +132,7 @@ def save(component: Component, path: str | os.PathLike[str]) -> None:
         "version": FORMAT_VERSION,
         "library": __version__,
         **encode_params(component),
+        "extra": dict(extra or {}),
         "arrays": {
             name: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": _digest(a)}
             for name, a in state.items()
@@ -182,12 +200,18 @@ def _check_header(meta: Any, where: str) -> None:
 
 def load(path: str | os.PathLike[str]) -> Component:
     """Rebuild the component saved at ``path``; it continues exactly where it stopped."""
+    return load_with_extra(path)[0]
+
+
+def load_with_extra(path: str | os.PathLike[str]) -> tuple[Component, dict[str, Any]]:
+    """:func:`load`, plus the ``extra`` mapping given to :func:`save`."""
     meta, arrays = read_meta(path)
     component = decode_params(meta, str(path))
     try:
         component.set_state(arrays)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
-    return component
+    extra = meta.get("extra", {})
+    return component, extra if isinstance(extra, dict) else {}
 
 
