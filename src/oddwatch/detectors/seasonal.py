@@ -19,10 +19,18 @@ from oddwatch.persist import register
 __all__ = ["SeasonalDetector"]
 
 # indices into the float state vector
-_LEVEL, _VAR, _CUSUM_UP, _CUSUM_DOWN, _FAST_RESIDUAL, _SEASON_CORR = range(6)
+(_LEVEL, _VAR, _CUSUM_UP, _CUSUM_DOWN, _FAST_RESIDUAL, _SEASON_CORR, _FAST_VAR, _CUSUM_VAR,
+ _RUN_SUM, _PREVIOUS, _REPEAT_RATE) = range(11)
+_N_STATS = 11
 # indices into the integer counters
-_N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE = range(4)
+_N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN = range(6)
+_N_COUNTERS = 6
+_REPEAT_MEMORY = 0.001  # forgetting rate of how often a value repeats exactly
 _CUSUM_SLACK = 1.0
+_RUN_LENGTH = 3  # consecutive points beyond `clip` on one side that re-baseline the level
+_PROTECT = 4.0  # residuals beyond this many scale units do not update the scale
+_VAR_SLACK = 4.0  # volatility CUSUM: z^2 above this accumulates
+_VAR_THRESHOLD = 150.0
 _SQRT2 = math.sqrt(2.0)
 
 
@@ -54,6 +62,54 @@ def _adopt_period(
 
 
 @numba.jit(**NUMBA_OPTIONS)
+def _rebaseline(
+    stats: np.ndarray,
+    counters: np.ndarray,
+    z: float,
+    zc: float,
+    residual: float,
+    change_threshold: float,
+) -> None:
+    """Jump the level or the scale to a sustained new regime instead of flagging forever.
+
+    Level: a run of ``_RUN_LENGTH`` residuals beyond ``clip`` on one side moves the level by
+    their mean; a two-sided CUSUM catches smaller sustained shifts. Scale: a CUSUM on
+    ``z^2`` catches a lasting rise in volatility and lifts the scale to a fast estimate.
+    """
+    run = counters[_RUN]
+    big = abs(z) >= abs(zc) and abs(zc) > 0.0 and abs(z) > 3.0
+    if big and (run == 0 or (run > 0) == (z > 0)):
+        run = run + 1 if z > 0 else run - 1
+        stats[_RUN_SUM] += residual
+    elif big:
+        run = 1 if z > 0 else -1
+        stats[_RUN_SUM] = residual
+    else:
+        run = 0
+        stats[_RUN_SUM] = 0.0
+    stats[_CUSUM_UP] = max(0.0, stats[_CUSUM_UP] + zc - _CUSUM_SLACK)
+    stats[_CUSUM_DOWN] = max(0.0, stats[_CUSUM_DOWN] - zc - _CUSUM_SLACK)
+    if abs(run) >= _RUN_LENGTH:
+        stats[_LEVEL] += stats[_RUN_SUM] / abs(run)
+    elif stats[_CUSUM_UP] > change_threshold or stats[_CUSUM_DOWN] > change_threshold:
+        stats[_LEVEL] += stats[_FAST_RESIDUAL]
+    else:
+        counters[_RUN] = run
+        stats[_CUSUM_VAR] = max(0.0, stats[_CUSUM_VAR] + min(z * z, 25.0) - _VAR_SLACK)
+        if stats[_CUSUM_VAR] > _VAR_THRESHOLD:
+            stats[_VAR] = max(stats[_VAR], stats[_FAST_VAR])
+            stats[_CUSUM_VAR] = 0.0
+            counters[_N_REBASELINE] += 1
+        return
+    stats[_FAST_RESIDUAL] = 0.0
+    stats[_RUN_SUM] = 0.0
+    stats[_CUSUM_UP] = 0.0
+    stats[_CUSUM_DOWN] = 0.0
+    counters[_RUN] = 0
+    counters[_N_REBASELINE] += 1
+
+
+@numba.jit(**NUMBA_OPTIONS)
 def _step(
     history: np.ndarray,
     profile: np.ndarray,
@@ -81,42 +137,50 @@ def _step(
         scale = math.sqrt(stats[_VAR])
         scale = max(scale, 1e-9 * (1.0 + abs(stats[_LEVEL])))
         z = residual / scale
+        # a value frozen for longer than its own repeat rate makes likely is "stuck"
+        stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
+        counters[_STUCK_RUN] = stuck_run
         if n >= warmup:
-            score = 1.0 - math.erfc(abs(z) / _SQRT2)
+            surprise = math.erfc(abs(z) / _SQRT2)
+            if stuck_run > 0:
+                repeat = (stats[_REPEAT_RATE] * n + 1.0) / (n + 2.0) if n < 1.0 / _REPEAT_MEMORY \
+                    else stats[_REPEAT_RATE] + 1.0 / (n + 2.0)
+                surprise = min(surprise, repeat ** stuck_run)
+            score = 1.0 - surprise
+        repeat_rate = max(_REPEAT_MEMORY, 1.0 / n)
+        stats[_REPEAT_RATE] += repeat_rate * ((1.0 if stuck_run > 0 else 0.0) - stats[_REPEAT_RATE])
         # learn: Huber-clipped residual so a spike cannot drag the baseline
-        zc = max(-clip, min(clip, z)) if n >= warmup else z
+        warm = n >= warmup
+        zc = max(-clip, min(clip, z)) if warm else z
         step_size = zc * scale
         rate = max(level_rate, 1.0 / (n + 1))
         stats[_LEVEL] += rate * step_size
         if period > 0:
             profile[n % period] += season_rate * (1.0 - rate) * step_size
-        var_rate = max(scale_rate, 1.0 / n)
-        capped = min(residual * residual, clip * clip * stats[_VAR]) if n >= warmup else (
-            residual * residual
-        )
-        stats[_VAR] += var_rate * (capped - stats[_VAR])
+        r2 = residual * residual
+        if not warm:
+            stats[_VAR] += (r2 - stats[_VAR]) / n
+        elif abs(z) <= _PROTECT:
+            stats[_VAR] += scale_rate * (min(r2, clip * clip * stats[_VAR]) - stats[_VAR])
+        stats[_FAST_VAR] += 0.05 * (r2 - stats[_FAST_VAR])
         stats[_FAST_RESIDUAL] += 0.3 * (residual - stats[_FAST_RESIDUAL])
-        # two-sided CUSUM on clipped residuals: a sustained shift re-baselines the level
-        if n >= warmup:
-            stats[_CUSUM_UP] = max(0.0, stats[_CUSUM_UP] + zc - _CUSUM_SLACK)
-            stats[_CUSUM_DOWN] = max(0.0, stats[_CUSUM_DOWN] - zc - _CUSUM_SLACK)
-            if stats[_CUSUM_UP] > change_threshold or stats[_CUSUM_DOWN] > change_threshold:
-                stats[_LEVEL] += stats[_FAST_RESIDUAL]
-                stats[_FAST_RESIDUAL] = 0.0
-                stats[_CUSUM_UP] = 0.0
-                stats[_CUSUM_DOWN] = 0.0
-                counters[_N_REBASELINE] += 1
+        if warm:
+            _rebaseline(stats, counters, z, zc, residual, change_threshold)
+    stats[_PREVIOUS] = x
     history[n % history.shape[0]] = x
     n += 1
     counters[_N_SEEN] = n
     if fixed_period < 0 and n >= counters[_NEXT_CHECK]:
         found, corr = estimate_period(history, n, min_period, max_period, min_corr)
-        if found > 0 and (period == 0 or abs(found - period) > 0.02 * period):
+        if found > 0 and found != period:
             _adopt_period(history, profile, stats, n, found)
             counters[_PERIOD] = found
             stats[_SEASON_CORR] = corr
-        interval = history.shape[0] // 4 if counters[_PERIOD] == 0 else 4 * history.shape[0]
-        counters[_NEXT_CHECK] = n + interval
+        size = history.shape[0]
+        if n < size:
+            counters[_NEXT_CHECK] = 2 * n
+        else:
+            counters[_NEXT_CHECK] = n + (size if counters[_PERIOD] == 0 else 4 * size)
     return score
 
 
@@ -165,7 +229,9 @@ class SeasonalDetector(Detector):
     scale units. A two-sided CUSUM on the clipped residuals detects a sustained level shift
     and jumps the level to it (re-baselining) instead of flagging forever. The season length
     is estimated online by autocorrelation of a ring buffer of ``2 * max_season_length``
-    points, every quarter buffer until a season is found and every four buffers after.
+    points: after 256, 512, 1024, ... points until the buffer is full, then every buffer
+    until a season is found and every four buffers after; a new estimate re-seeds the
+    seasonal profile, level and scale from the buffer.
     ``nan`` during the first ``warmup`` points. Cost O(1) per point plus a periodic
     autocorrelation (amortised well under a microsecond); memory ``3 * max_season_length``
     floats. See docs/algorithms.md.
@@ -224,7 +290,7 @@ class SeasonalDetector(Detector):
         season_rate: float = 0.1,
         scale_rate: float = 0.01,
         clip: float = 3.0,
-        change_threshold: float = 6.0,
+        change_threshold: float = 10.0,
         warmup: int = 64,
         min_season_correlation: float = 0.3,
     ) -> None:
@@ -252,7 +318,7 @@ class SeasonalDetector(Detector):
     def _initial_state(self) -> State:
         fixed = -1 if self.season_length is None else int(self.season_length)
         size = max(fixed, self.max_season_length if fixed < 0 else 1)
-        counters = np.zeros(4, dtype=np.int64)
+        counters = np.zeros(_N_COUNTERS, dtype=np.int64)
         counters[_PERIOD] = max(fixed, 0)
         counters[_NEXT_CHECK] = 256
         config = np.array(
@@ -273,7 +339,7 @@ class SeasonalDetector(Detector):
         return {
             "history": np.zeros(2 * size if fixed < 0 else 1),
             "profile": np.zeros(size),
-            "stats": np.zeros(6),
+            "stats": np.zeros(_N_STATS),
             "counters": counters,
             "config": config,
         }

@@ -1,0 +1,283 @@
+"""``oddwatch demo``: the built-in simulated stream through the default Monitor, live.
+
+Prints each flagged point as it happens and a summary at the end (precision, recall and F1 of
+anomaly events against the injected labels, throughput). With a display it opens a live
+matplotlib window; ``--no-plot`` (or no display) runs headless and ``--plot FILE`` saves the
+final figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from oddwatch.errors import InvalidParameterError
+
+__all__ = ["EPILOG", "HELP", "NAME", "add_arguments", "run"]
+
+NAME = "demo"
+HELP = "Watch a simulated stream with the default detector (the main job)."
+EPILOG = """\
+examples:
+  oddwatch demo                                   # live window if there is a display
+  oddwatch demo --no-plot                         # headless, flagged points as text
+  oddwatch demo --points 5000 --seed 7 --no-plot --json
+  oddwatch demo --delay 0.02 --outlier-prob 0.01  # slower, more anomalies
+  oddwatch demo --plot demo.png --no-plot         # save the final figure
+  oddwatch demo --points 0                        # run until Ctrl-C
+  oddwatch demo --config demo.toml
+
+config file (TOML): the flags' names as keys, plus an optional [simulation] table
+with any oddwatch.sources.SimulationConfig field:
+  points = 20000
+  seed = 3
+  delay = 0.0              # DELAY: seconds between points
+  outlier_prob = 0.005     # OUTLIERS_GENERATION_PROBABILITY
+  no_plot = false          # VISUALIZATION = not no_plot
+  [simulation]
+  seasonal_periods = [144, 1008]
+  seasonal_amplitudes = [10.0, 4.0]
+"""
+
+_FLAG_KEYS = {
+    "points": int,
+    "seed": int,
+    "delay": float,
+    "outlier_prob": float,
+    "no_plot": bool,
+    "plot": str,
+    "json": bool,
+    "quiet": bool,
+    "tolerance": int,
+}
+_DEFAULTS: dict[str, Any] = {
+    "points": 5000,
+    "seed": 0,
+    "delay": 0.0,
+    "outlier_prob": 0.005,
+    "no_plot": False,
+    "plot": None,
+    "json": False,
+    "quiet": False,
+    "tolerance": 10,
+}
+_FOREVER_BLOCK = 100_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``demo`` flags (all default to None so a config file can fill them)."""
+    parser.add_argument("--points", type=int, metavar="N",
+                        help="points to simulate; 0 runs until Ctrl-C (default 5000)")
+    parser.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
+    parser.add_argument("--delay", type=float, metavar="SECONDS",
+                        help="pause between points, the spec's DELAY (default 0)")
+    parser.add_argument("--outlier-prob", type=float, metavar="P",
+                        help="chance per point that an anomaly starts (default 0.005)")
+    parser.add_argument("--no-plot", action="store_true", default=None,
+                        help="no live window (automatic when there is no display)")
+    parser.add_argument("--plot", metavar="FILE", help="save the final figure (e.g. out.png)")
+    parser.add_argument("--config", metavar="FILE", help="TOML file with the same keys")
+    parser.add_argument("--json", action="store_true", default=None,
+                        help="print the summary as one JSON object on the last line")
+    parser.add_argument("--quiet", action="store_true", default=None,
+                        help="do not print each flagged point")
+    parser.add_argument("--tolerance", type=int, metavar="K",
+                        help="points after an event in which a flag still counts (default 10)")
+
+
+def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Merge defaults, the TOML file and the flags; return (settings, simulation table)."""
+    from oddwatch.cli._toml import read_toml
+
+    file: dict[str, Any] = read_toml(args.config) if args.config else {}
+    simulation = file.pop("simulation", {})
+    if not isinstance(simulation, dict):
+        raise InvalidParameterError(f"{args.config}: [simulation] must be a table.")
+    unknown = sorted(set(file) - set(_FLAG_KEYS))
+    if unknown:
+        raise InvalidParameterError(
+            f"{args.config}: unknown key(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(_FLAG_KEYS))} and a [simulation] table."
+        )
+    merged = dict(_DEFAULTS)
+    for key, kind in _FLAG_KEYS.items():
+        if key in file:
+            value = file[key]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise InvalidParameterError(
+                    f"{args.config}: `{key}` must be a {kind.__name__}; got {value!r}."
+                )
+            merged[key] = value
+        flag = getattr(args, key)
+        if flag is not None:
+            merged[key] = flag
+    if merged["points"] < 0:
+        raise InvalidParameterError(f"--points must be >= 0 (0 = forever); got {merged['points']}.")
+    if merged["delay"] < 0 or not math.isfinite(merged["delay"]):
+        raise InvalidParameterError(f"--delay must be a number >= 0; got {merged['delay']}.")
+    if merged["tolerance"] < 0:
+        raise InvalidParameterError(f"--tolerance must be >= 0; got {merged['tolerance']}.")
+    return merged, simulation
+
+
+@dataclass
+class _Run:
+    """What the demo has seen so far (kept for the summary and the final figure)."""
+
+    values: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)
+    kinds: list[np.ndarray] = field(default_factory=list)
+    flags: list[np.ndarray] = field(default_factory=list)
+    scores: list[np.ndarray] = field(default_factory=list)
+    thresholds: list[np.ndarray] = field(default_factory=list)
+    expected: list[np.ndarray] = field(default_factory=list)
+    detect_seconds: float = 0.0
+    n_points: int = 0
+
+    def joined(self, name: str) -> np.ndarray:
+        parts = getattr(self, name)
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _blocks(settings: dict[str, Any], simulation: dict[str, Any]) -> Any:
+    """Simulated segments: one of ``points`` points, or endless segments for ``points=0``."""
+    from oddwatch.sources.simulate import SimulationConfig, simulate
+
+    forever = settings["points"] == 0
+    k = 0
+    while True:
+        config = SimulationConfig.from_mapping({
+            **simulation,
+            "n_points": _FOREVER_BLOCK if forever else settings["points"],
+            "seed": settings["seed"] + k,
+            "outlier_prob": settings["outlier_prob"],
+            "delay": settings["delay"],
+        })
+        yield simulate(config)
+        if not forever:
+            return
+        k += 1
+
+
+def _describe(index: int, timestamp: Any, result: Any, i: int, kind: str) -> str:
+    truth = f"true: {kind}" if kind else "no injected anomaly"
+    return (f"#{index:<7d} {str(timestamp)[:19]}  value {result.value[i]:10.4g}  "
+            f"{result.reason(i)}  ({truth})")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; returns the exit code."""
+    started = time.perf_counter()
+    settings, simulation = _settings(args)
+    from oddwatch import Monitor
+    from oddwatch.evaluate.metrics import event_metrics
+
+    live = None
+    if not settings["no_plot"]:
+        from oddwatch.viz import LivePlot, display_available
+
+        if display_available():
+            live = LivePlot(title="oddwatch demo: simulated stream")
+        elif not settings["quiet"]:
+            print("no display found: running headless (use --plot FILE to save a figure)",
+                  file=sys.stderr)
+    monitor = Monitor(on_invalid="flag")
+    record = _Run()
+    first_point_seconds = math.nan
+    out = sys.stdout
+    delay = settings["delay"]
+    chunk = 1 if delay > 0 else (64 if live is not None else 4096)
+    clock_start = time.monotonic()
+    try:
+        for sim in _blocks(settings, simulation):
+            for start in range(0, len(sim), chunk):
+                stop = min(start + chunk, len(sim))
+                if delay > 0:
+                    wait = clock_start + record.n_points * delay - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                tick = time.perf_counter()
+                result = monitor.update_many(sim.values[start:stop])
+                record.detect_seconds += time.perf_counter() - tick
+                if math.isnan(first_point_seconds):
+                    first_point_seconds = time.perf_counter() - started
+                for name, part in (("values", result.value), ("flags", result.is_anomaly),
+                                   ("scores", result.score), ("thresholds", result.threshold),
+                                   ("expected", result.expected),
+                                   ("labels", sim.labels[start:stop]),
+                                   ("kinds", sim.kinds[start:stop])):
+                    getattr(record, name).append(part)
+                if not settings["quiet"]:
+                    for i in np.flatnonzero(result.is_anomaly):
+                        print(_describe(record.n_points + int(i), sim.timestamps[start + i],
+                                        result, int(i), str(sim.kinds[start + i])), file=out)
+                if live is not None:
+                    index = np.arange(record.n_points, record.n_points + stop - start, dtype=float)
+                    live.append(index, result.value, result.score, result.threshold,
+                                result.is_anomaly, sim.labels[start:stop], result.expected)
+                record.n_points += stop - start
+    except KeyboardInterrupt:
+        print("interrupted: summary of the points seen so far", file=sys.stderr)
+    labels = record.joined("labels").astype(bool)
+    flags = record.joined("flags").astype(bool)
+    metrics = event_metrics(labels, flags, tolerance=settings["tolerance"])
+    summary = {
+        "points": record.n_points,
+        "flagged": int(flags.sum()),
+        "events": metrics.n_events,
+        "detected_events": metrics.n_detected_events,
+        "precision": round(metrics.precision, 4),
+        "recall": round(metrics.recall, 4),
+        "f1": round(metrics.f1, 4),
+        "mean_delay": None if math.isnan(metrics.mean_delay) else round(metrics.mean_delay, 2),
+        "points_per_second": round(record.n_points / max(record.detect_seconds, 1e-9)),
+        "first_point_seconds": round(first_point_seconds, 3),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if settings["plot"]:
+        _save_figure(record, settings["plot"])
+    if live is not None:
+        live.close()
+    _print_summary(summary, settings, out)
+    return 0
+
+
+def _save_figure(record: _Run, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from oddwatch.viz import StreamFigure
+
+    figure = StreamFigure(title=f"oddwatch demo: {record.n_points} simulated points")
+    figure.set_data(np.arange(record.n_points, dtype=float), record.joined("values"),
+                    record.joined("scores"), record.joined("thresholds"),
+                    record.joined("flags").astype(bool), record.joined("labels").astype(bool),
+                    record.joined("expected"))
+    try:
+        figure.save(path)
+    except (OSError, ValueError) as exc:
+        raise InvalidParameterError(f"cannot write the figure to {path!r}: {exc}") from None
+    finally:
+        figure.close()
+
+
+def _print_summary(summary: dict[str, Any], settings: dict[str, Any], out: Any) -> None:
+    if settings["json"]:
+        print(json.dumps(summary), file=out)
+        return
+    print(
+        f"\n{summary['points']} points, {summary['flagged']} flagged; "
+        f"{summary['detected_events']} of {summary['events']} injected anomalies caught\n"
+        f"precision {summary['precision']:.3f}  recall {summary['recall']:.3f}  "
+        f"F1 {summary['f1']:.3f}  (events, tolerance {settings['tolerance']} points)\n"
+        f"{summary['points_per_second']:,} points/s in the detector; "
+        f"first point after {summary['first_point_seconds']:.2f} s",
+        file=out,
+    )
