@@ -146,7 +146,7 @@ class Monitor(Component):
     >>> np.flatnonzero(result.is_anomaly)
     array([250])
     >>> result.reason(250)
-    '25 is 15.2 sd above the expected 9.99'
+    '25 is 16.1 sd above the expected 9.771'
     >>> mon.update(10.3).is_anomaly
     False
     """

@@ -20,11 +20,14 @@ __all__ = ["SeasonalDetector"]
 
 # indices into the float state vector
 (_LEVEL, _VAR, _CUSUM_UP, _CUSUM_DOWN, _FAST_RESIDUAL, _SEASON_CORR, _FAST_VAR, _CUSUM_VAR,
- _RUN_SUM, _PREVIOUS, _REPEAT_RATE) = range(11)
-_N_STATS = 11
+ _RUN_SUM, _PREVIOUS, _REPEAT_RATE, _AVG_MEAN, _AVG_VAR, _LOWEST, _HIGHEST) = range(15)
+_N_STATS = 15
 # indices into the integer counters
-_N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN = range(6)
-_N_COUNTERS = 6
+_N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN, _QUIET, _N_AVG = range(8)
+_N_COUNTERS = 8
+_RAW_CAP = 10.0  # residuals are capped at this many scale units before smoothing
+_AVG_MEMORY = 0.001  # forgetting rate of the distribution of smoothed residuals
+_QUIET_SCORE = 0.5  # score ceiling during a quiet period
 _REPEAT_MEMORY = 0.001  # forgetting rate of how often a value repeats exactly
 _CUSUM_SLACK = 1.0
 _RUN_LENGTH = 3  # consecutive points beyond `clip` on one side that re-baseline the level
@@ -110,12 +113,53 @@ def _rebaseline(
 
 
 @numba.jit(**NUMBA_OPTIONS)
+def _surprise(
+    smooth: np.ndarray, stats: np.ndarray, counters: np.ndarray, z: float, x: float,
+    range_margin: float,
+) -> float:
+    """Tail probability of the residual: per point, or of its short average (calibrated).
+
+    With a smoothing window of one point this is the two-sided Gaussian tail of ``z``. With
+    a longer window, the mean of the last capped ``|z|`` values is compared with the running
+    mean and variance of that mean (the anomaly-likelihood idea of Ahmad et al. 2017), which
+    calibrates each stream to its own noise. A value beyond the range seen so far by more
+    than ``range_margin`` times that range is at most 1e-4 likely.
+    """
+    width = smooth.shape[0]
+    if width == 1:
+        p = math.erfc(abs(z) / _SQRT2)
+    else:
+        k = counters[_N_AVG]
+        smooth[k % width] = min(abs(z), _RAW_CAP)
+        filled = min(k + 1, width)
+        avg = 0.0
+        for i in range(filled):
+            avg += smooth[i]
+        avg /= filled
+        p = 1.0
+        if k >= width:
+            spread = math.sqrt(max(stats[_AVG_VAR], 1e-6))
+            p = 0.5 * math.erfc((avg - stats[_AVG_MEAN]) / spread / _SQRT2)
+        rate = max(_AVG_MEMORY, 1.0 / (k + 1))
+        delta = avg - stats[_AVG_MEAN]
+        stats[_AVG_MEAN] += rate * delta
+        stats[_AVG_VAR] += rate * (delta * delta - stats[_AVG_VAR])
+        counters[_N_AVG] = k + 1
+    if range_margin > 0.0:
+        span = stats[_HIGHEST] - stats[_LOWEST]
+        if x > stats[_HIGHEST] + range_margin * span or x < stats[_LOWEST] - range_margin * span:
+            p = min(p, 1e-4)
+    return p
+
+
+@numba.jit(**NUMBA_OPTIONS)
 def _step(
     history: np.ndarray,
     profile: np.ndarray,
     stats: np.ndarray,
     counters: np.ndarray,
     config: np.ndarray,
+    smooth: np.ndarray,
     x: float,
 ) -> float:
     level_rate, season_rate, scale_rate, clip, change_threshold = config[:5]
@@ -126,6 +170,7 @@ def _step(
         int(config[8]),
     )
     min_corr = config[9]
+    range_margin, alarm_level, quiet_period = config[10], config[11], int(config[12])
     n = counters[_N_SEEN]
     period = counters[_PERIOD]
     score = math.nan
@@ -141,12 +186,16 @@ def _step(
         stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
         counters[_STUCK_RUN] = stuck_run
         if n >= warmup:
-            surprise = math.erfc(abs(z) / _SQRT2)
+            surprise = _surprise(smooth, stats, counters, z, x, range_margin)
             if stuck_run > 0:
-                repeat = (stats[_REPEAT_RATE] * n + 1.0) / (n + 2.0) if n < 1.0 / _REPEAT_MEMORY \
-                    else stats[_REPEAT_RATE] + 1.0 / (n + 2.0)
+                repeat = stats[_REPEAT_RATE] + 1.0 / (n + 2.0)
                 surprise = min(surprise, repeat ** stuck_run)
             score = 1.0 - surprise
+            if counters[_QUIET] > 0:
+                counters[_QUIET] -= 1
+                score = min(score, _QUIET_SCORE)
+            elif quiet_period > 0 and score >= alarm_level:
+                counters[_QUIET] = quiet_period
         repeat_rate = max(_REPEAT_MEMORY, 1.0 / n)
         stats[_REPEAT_RATE] += repeat_rate * ((1.0 if stuck_run > 0 else 0.0) - stats[_REPEAT_RATE])
         # learn: Huber-clipped residual so a spike cannot drag the baseline
@@ -167,6 +216,8 @@ def _step(
         if warm:
             _rebaseline(stats, counters, z, zc, residual, change_threshold)
     stats[_PREVIOUS] = x
+    stats[_LOWEST] = min(stats[_LOWEST], x) if n > 0 else x
+    stats[_HIGHEST] = max(stats[_HIGHEST], x) if n > 0 else x
     history[n % history.shape[0]] = x
     n += 1
     counters[_N_SEEN] = n
@@ -191,11 +242,12 @@ def _block(
     stats: np.ndarray,
     counters: np.ndarray,
     config: np.ndarray,
+    smooth: np.ndarray,
     xs: np.ndarray,
     out: np.ndarray,
 ) -> None:
     for i in range(xs.shape[0]):
-        out[i] = _step(history, profile, stats, counters, config, xs[i])
+        out[i] = _step(history, profile, stats, counters, config, smooth, xs[i])
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -205,6 +257,7 @@ def _block_explained(
     stats: np.ndarray,
     counters: np.ndarray,
     config: np.ndarray,
+    smooth: np.ndarray,
     xs: np.ndarray,
     out: np.ndarray,
     expected: np.ndarray,
@@ -215,7 +268,7 @@ def _block_explained(
         period = counters[_PERIOD]
         expected[i] = stats[_LEVEL] + (profile[n % period] if period > 0 else 0.0)
         scale[i] = math.sqrt(stats[_VAR])
-        out[i] = _step(history, profile, stats, counters, config, xs[i])
+        out[i] = _step(history, profile, stats, counters, config, smooth, xs[i])
 
 
 @register
@@ -256,6 +309,18 @@ class SeasonalDetector(Detector):
         Points learned before the first score.
     min_season_correlation
         Autocorrelation a season needs to be adopted.
+    smoothing
+        1 scores each residual alone; ``k > 1`` scores the mean of the last ``k`` capped
+        residuals against its own running distribution (self-calibrating, for heavy-tailed
+        real data such as NAB; delays a lone spike's score slightly).
+    range_margin
+        When > 0, a value beyond the range seen so far by this fraction of that range scores
+        at least ``1 - 1e-4``.
+    quiet_period
+        After a score >= ``alarm_level``, the next ``quiet_period`` scores are capped at 0.5:
+        one alarm per anomaly instead of a burst.
+    alarm_level
+        Score that starts a quiet period.
 
     Examples
     --------
@@ -278,6 +343,10 @@ class SeasonalDetector(Detector):
         "change_threshold": FloatParam(0.0, None, low_open=True),
         "warmup": IntParam(low=2),
         "min_season_correlation": FloatParam(0.0, 1.0),
+        "smoothing": IntParam(low=1, high=10_000),
+        "range_margin": FloatParam(0.0, None),
+        "quiet_period": IntParam(low=0),
+        "alarm_level": FloatParam(0.0, 1.0),
     }
     _step = staticmethod(_step)
     _block = staticmethod(_block)
@@ -293,6 +362,10 @@ class SeasonalDetector(Detector):
         change_threshold: float = 10.0,
         warmup: int = 64,
         min_season_correlation: float = 0.3,
+        smoothing: int = 1,
+        range_margin: float = 0.0,
+        quiet_period: int = 0,
+        alarm_level: float = 0.9999,
     ) -> None:
         self.season_length = season_length
         self.max_season_length = max_season_length
@@ -303,6 +376,10 @@ class SeasonalDetector(Detector):
         self.change_threshold = change_threshold
         self.warmup = warmup
         self.min_season_correlation = min_season_correlation
+        self.smoothing = smoothing
+        self.range_margin = range_margin
+        self.quiet_period = quiet_period
+        self.alarm_level = alarm_level
         self._setup()
 
     def _check_param_combination(self) -> None:
@@ -333,6 +410,9 @@ class SeasonalDetector(Detector):
                 4,
                 self.max_season_length,
                 self.min_season_correlation,
+                self.range_margin,
+                self.alarm_level,
+                self.quiet_period,
             ],
             dtype=np.float64,
         )
@@ -342,6 +422,7 @@ class SeasonalDetector(Detector):
             "stats": np.zeros(_N_STATS),
             "counters": counters,
             "config": config,
+            "smooth": np.zeros(self.smoothing),
         }
 
     @property
@@ -379,4 +460,5 @@ class SeasonalDetector(Detector):
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
-        return {"max_season_length": 32, "warmup": 8}
+        return {"max_season_length": 32, "warmup": 8, "smoothing": 3, "quiet_period": 5,
+                "range_margin": 0.05}
