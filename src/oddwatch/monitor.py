@@ -67,8 +67,11 @@ class MonitorResult:
         expected, scale = self.expected[i], self.scale[i]
         if math.isfinite(expected) and math.isfinite(scale) and scale > 0:
             z = (value - expected) / scale
-            side = "above" if z >= 0 else "below"
-            return f"{value:.4g} is {abs(z):.1f} sd {side} the expected {expected:.4g}"
+            if abs(z) >= 2.0:
+                side = "above" if z >= 0 else "below"
+                return f"{value:.4g} is {abs(z):.1f} sd {side} the expected {expected:.4g}"
+        if i > 0 and value == self.value[i - 1]:
+            return f"{value:.4g} has stopped changing (stuck value)"
         return f"score {self.score[i]:.4g} is above the threshold {self.threshold[i]:.4g}"
 
     def verdict(self, i: int) -> Verdict:
