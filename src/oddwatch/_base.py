@@ -139,7 +139,7 @@ class KernelComponent(Component):
         try:
             return float(self._step(*self._args, value))
         finally:
-            for array, copy in zip(self._args, saved):
+            for array, copy in zip(self._args, saved, strict=True):
                 array[...] = copy
 
     def get_state(self) -> State:

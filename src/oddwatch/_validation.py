@@ -18,7 +18,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class BoolParam:
 ParamSpec = IntParam | FloatParam | OptionParam | BoolParam
 
 
-def _fail(owner: str, name: str, expected: str, value: Any, hint: str) -> Any:
+def _fail(owner: str, name: str, expected: str, value: Any, hint: str) -> NoReturn:
     message = f"`{name}` of {owner} must be {expected}; got {_fmt(value)}."
     if hint:
         message += f" {hint}"

@@ -134,8 +134,8 @@ class Monitor(Component):
     detector
         Scores each point; default :class:`~oddwatch.detectors.SeasonalDetector`.
     threshold
-        Turns scores into flags; default ``FixedThreshold(0.9999)`` on the detector's
-        likelihood (a false-alarm probability of 1e-4 per point under its noise model).
+        Turns scores into flags; default ``FixedThreshold(0.8)``: on the default detector's
+        score, a false-alarm probability of 1e-4 per point under its noise model.
     on_invalid
         ``"raise"``, ``"skip"`` or ``"flag"``.
 

@@ -27,7 +27,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -177,9 +177,13 @@ def read_meta(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, n
                 raw = zf.read(f"state/{name}.npy")
                 array = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
             except (KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
-                raise CheckpointError(f"{where}: state array `{name}` is unreadable ({exc}).") from None
+                raise CheckpointError(
+                    f"{where}: state array `{name}` is unreadable ({exc})."
+                ) from None
             if _digest(array) != info.get("sha256"):
-                raise CheckpointError(f"{where}: state array `{name}` fails its checksum (corrupt).")
+                raise CheckpointError(
+                    f"{where}: state array `{name}` fails its checksum (corrupt)."
+                )
             arrays[name] = array
     return meta, arrays
 

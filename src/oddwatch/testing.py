@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import inspect
 import tempfile
 from collections.abc import Callable, Iterator
@@ -253,4 +254,4 @@ def yield_checks(
     waived = {**getattr(type(factory()), "_waivers", {}), **(waivers or {})}
     for name, check in _CHECKS.items():
         if name not in waived:
-            yield name, (lambda check=check: check(factory))
+            yield name, functools.partial(check, factory)

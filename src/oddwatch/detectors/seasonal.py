@@ -20,14 +20,15 @@ __all__ = ["SeasonalDetector"]
 
 # indices into the float state vector
 (_LEVEL, _VAR, _CUSUM_UP, _CUSUM_DOWN, _FAST_RESIDUAL, _SEASON_CORR, _FAST_VAR, _CUSUM_VAR,
- _RUN_SUM, _PREVIOUS, _REPEAT_RATE, _AVG_MEAN, _AVG_VAR, _LOWEST, _HIGHEST) = range(15)
-_N_STATS = 15
+ _RUN_SUM, _PREVIOUS, _REPEAT_RATE, _AVG_MEAN, _AVG_VAR, _LOWEST, _HIGHEST, _QUIET_PEAK) = range(16)
+_N_STATS = 16
 # indices into the integer counters
 _N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN, _QUIET, _N_AVG = range(8)
 _N_COUNTERS = 8
 _RAW_CAP = 10.0  # residuals are capped at this many scale units before smoothing
 _AVG_MEMORY = 0.001  # forgetting rate of the distribution of smoothed residuals
 _QUIET_SCORE = 0.5  # score ceiling during a quiet period
+_BREAK_FACTOR = 2.0  # a quiet period yields to a surprise this many times its alarm's
 _REPEAT_MEMORY = 0.001  # forgetting rate of how often a value repeats exactly
 _CUSUM_SLACK = 1.0
 _RUN_LENGTH = 3  # consecutive points beyond `clip` on one side that re-baseline the level
@@ -186,16 +187,21 @@ def _step(
         stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
         counters[_STUCK_RUN] = stuck_run
         if n >= warmup:
-            surprise = _surprise(smooth, stats, counters, z, x, range_margin)
-            if stuck_run > 0:
-                repeat = stats[_REPEAT_RATE] + 1.0 / (n + 2.0)
-                surprise = min(surprise, repeat ** stuck_run)
-            score = 1.0 - surprise
-            if counters[_QUIET] > 0:
+            bits = -math.log10(max(_surprise(smooth, stats, counters, z, x, range_margin), 1e-300))
+            score = bits / (1.0 + bits)
+            if counters[_QUIET] > 0 and bits <= _BREAK_FACTOR * stats[_QUIET_PEAK]:
                 counters[_QUIET] -= 1
                 score = min(score, _QUIET_SCORE)
             elif quiet_period > 0 and score >= alarm_level:
                 counters[_QUIET] = quiet_period
+                stats[_QUIET_PEAK] = bits
+            if stuck_run > 0:  # its own channel: one report when a run becomes improbable
+                per_point = -math.log10(stats[_REPEAT_RATE] + 1.0 / (n + 2.0))
+                stuck_bits = stuck_run * per_point
+                alarm_bits = alarm_level / (1.0 - alarm_level)
+                if quiet_period > 0 and stuck_bits - per_point >= alarm_bits:
+                    stuck_bits = min(stuck_bits, 1.0)  # already reported this run
+                score = max(score, stuck_bits / (1.0 + stuck_bits))
         repeat_rate = max(_REPEAT_MEMORY, 1.0 / n)
         stats[_REPEAT_RATE] += repeat_rate * ((1.0 if stuck_run > 0 else 0.0) - stats[_REPEAT_RATE])
         # learn: Huber-clipped residual so a spike cannot drag the baseline
@@ -273,11 +279,13 @@ def _block_explained(
 
 @register
 class SeasonalDetector(Detector):
-    """Robust seasonal forecaster whose residuals are scored as an anomaly likelihood.
+    """Robust seasonal forecaster whose residuals are scored by how improbable they are.
 
     Each point is predicted as ``level + profile[t mod period]``; the residual is divided by
-    a running robust scale and turned into a two-sided Gaussian likelihood
-    ``1 - erfc(|z| / sqrt(2))`` in [0, 1] (0.9973 at 3 scale units). Then the point is
+    a running robust scale and its two-sided Gaussian tail probability ``p = erfc(|z| /
+    sqrt(2))`` is reported as the score ``S / (1 + S)`` with ``S = -log10(p)``: 0.5 means a
+    1-in-10 point, 0.75 1-in-1,000, 0.8 1-in-10,000 (``p = 10 ** (-s / (1 - s))``); the
+    score never saturates, so large anomalies keep their order. Then the point is
     learned with a Huber-clipped residual, so a spike moves the baseline by at most ``clip``
     scale units. A two-sided CUSUM on the clipped residuals detects a sustained level shift
     and jumps the level to it (re-baselining) instead of flagging forever. The season length
@@ -317,8 +325,10 @@ class SeasonalDetector(Detector):
         When > 0, a value beyond the range seen so far by this fraction of that range scores
         at least ``1 - 1e-4``.
     quiet_period
-        After a score >= ``alarm_level``, the next ``quiet_period`` scores are capped at 0.5:
-        one alarm per anomaly instead of a burst.
+        After a score >= ``alarm_level``, the next ``quiet_period`` scores are capped at 0.5
+        unless their surprise ``S`` is more than twice that of the alarm that started the quiet
+        period (which then restarts it): one alarm per anomaly instead of a burst, while a clearly stronger
+        new anomaly still gets through. 0 turns this off and scores every point.
     alarm_level
         Score that starts a quiet period.
 
@@ -364,8 +374,8 @@ class SeasonalDetector(Detector):
         min_season_correlation: float = 0.3,
         smoothing: int = 1,
         range_margin: float = 0.0,
-        quiet_period: int = 0,
-        alarm_level: float = 0.9999,
+        quiet_period: int = 100,
+        alarm_level: float = 0.8,
     ) -> None:
         self.season_length = season_length
         self.max_season_length = max_season_length

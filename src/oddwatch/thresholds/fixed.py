@@ -20,7 +20,7 @@ __all__ = ["FixedThreshold"]
 def _step(level: np.ndarray, counters: np.ndarray, score: float) -> float:
     if not math.isnan(score):
         counters[0] += 1
-    return level[0]
+    return float(level[0])
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -36,7 +36,8 @@ class FixedThreshold(Threshold):
     Parameters
     ----------
     value
-        Scores strictly above it are anomalies.
+        Scores strictly above it are anomalies. The default 0.8 is a 1e-4 tail probability
+        on the ``S / (1 + S)``, ``S = -log10(p)`` scale of oddwatch's calibrated detectors.
 
     Examples
     --------
@@ -49,7 +50,7 @@ class FixedThreshold(Threshold):
     _step = staticmethod(_step)
     _block = staticmethod(_block)
 
-    def __init__(self, value: float = 0.9999) -> None:
+    def __init__(self, value: float = 0.8) -> None:
         self.value = value
         self._setup()
 

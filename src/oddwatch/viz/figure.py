@@ -15,16 +15,17 @@ _FLOOR = 1e-16
 
 
 def surprise(score: FloatArray) -> FloatArray:
-    """Scores in [0, 1] shown as ``-log10(1 - score)``: 4 means a 1-in-10,000 point.
+    """Scores ``s = S / (1 + S)`` shown as ``S = -log10(p)``: 4 means a 1-in-10,000 point.
 
     Examples
     --------
-    >>> surprise(np.array([0.0, 0.9, 0.9999]))
+    >>> surprise(np.array([0.0, 0.5, 0.8]))
     array([0., 1., 4.])
     """
     clipped = np.clip(score, 0.0, 1.0 - _FLOOR)
     with np.errstate(invalid="ignore"):
-        return np.round(-np.log10(1.0 - clipped), 12) + 0.0
+        shown = np.round(clipped / (1.0 - clipped), 12) + 0.0
+    return np.asarray(shown, dtype=np.float64)
 
 
 class StreamFigure:
@@ -32,7 +33,7 @@ class StreamFigure:
 
     The top panel shows the values, flagged points (red crosses) and injected/true
     anomalies (orange rings) and the expected value band when known; the bottom panel shows
-    the anomaly score as surprise ``-log10(1 - score)`` with the threshold.
+    the anomaly score as surprise ``-log10 p = s / (1 - s)`` with the threshold.
 
     Examples
     --------
@@ -40,7 +41,7 @@ class StreamFigure:
     >>> matplotlib.use("Agg")
     >>> fig = StreamFigure(title="demo")
     >>> x = np.arange(5.0)
-    >>> fig.set_data(x, x, np.array([0.1, 0.2, 0.99999, 0.3, 0.2]), np.full(5, 0.9999),
+    >>> fig.set_data(x, x, np.array([0.1, 0.2, 0.9, 0.3, 0.2]), np.full(5, 0.8),
     ...              np.array([False, False, True, False, False]))
     >>> fig.n_flagged_drawn
     1
@@ -68,7 +69,7 @@ class StreamFigure:
         self.ax_value.set_ylabel("value")
         (self.score_line,) = self.ax_score.plot([], [], color="#555555", lw=0.8)
         (self.threshold_line,) = self.ax_score.plot([], [], color="#d62728", lw=0.9, ls=":")
-        self.ax_score.set_ylabel("surprise\n-log10(1-score)" if likelihood else "score")
+        self.ax_score.set_ylabel("surprise\n-log10 p" if likelihood else "score")
         self.ax_score.set_xlabel("point")
         self.figure.tight_layout()
         self.n_flagged_drawn = 0
