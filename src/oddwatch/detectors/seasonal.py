@@ -374,7 +374,7 @@ class SeasonalDetector(Detector):
         min_season_correlation: float = 0.3,
         smoothing: int = 1,
         range_margin: float = 0.0,
-        quiet_period: int = 100,
+        quiet_period: int = 50,
         alarm_level: float = 0.8,
     ) -> None:
         self.season_length = season_length

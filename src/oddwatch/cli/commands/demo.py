@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
             print("no display found: running headless (use --plot FILE to save a figure)",
                   file=sys.stderr)
     monitor = Monitor(on_invalid="flag")
+    monitor.clone().update_many(np.zeros(1))  # load the compiled kernels before timing
     record = _Run()
     first_point_seconds = math.nan
     out = sys.stdout
