@@ -1,7 +1,19 @@
 """Detectors: each maps a stream of floats to anomaly scores, causally."""
 
 from oddwatch.detectors._base import Detector
+from oddwatch.detectors.calibrated_surprise import CalibratedSurpriseDetector
+from oddwatch.detectors.hst import HalfSpaceTrees
+from oddwatch.detectors.isolation_forest import IsolationForest
+from oddwatch.detectors.mad import RollingMADZScore
 from oddwatch.detectors.seasonal import SeasonalDetector
 from oddwatch.detectors.zscore import RollingZScore
 
-__all__ = ["Detector", "RollingZScore", "SeasonalDetector"]
+__all__ = [
+    "CalibratedSurpriseDetector",
+    "Detector",
+    "HalfSpaceTrees",
+    "IsolationForest",
+    "RollingMADZScore",
+    "RollingZScore",
+    "SeasonalDetector",
+]

@@ -1,0 +1,315 @@
+"""Seasonal residuals turned into a per-stream calibrated surprise that fires once per peak."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+
+from oddwatch._typing import State
+from oddwatch._validation import FloatParam, IntParam
+from oddwatch.config import NUMBA_OPTIONS
+from oddwatch.detectors._base import Detector
+from oddwatch.detectors.seasonal import _HIGHEST, _LEVEL, _LOWEST, _PERIOD, _VAR, SeasonalDetector
+from oddwatch.detectors.seasonal import _N_SEEN as _SEASONAL_N_SEEN
+from oddwatch.detectors.seasonal import _step as _seasonal_step
+from oddwatch.errors import InvalidParameterError
+from oddwatch.persist import register
+
+__all__ = ["CalibratedSurpriseDetector"]
+
+# indices into the float statistics
+_MEAN, _SPREAD, _EXCEED_RATE, _EXCESS, _PEAK = range(5)
+_N_STATS = 5
+# indices into the integer counters
+_N_SEEN, _N_CALIBRATED = range(2)
+_MIN_SPREAD = 1e-8
+_EXCESS_SPEEDUP = 20.0  # the mean excess above the tail level adapts this much faster
+_SQRT2 = math.sqrt(2.0)
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def _calibrated(
+    stats: np.ndarray, counters: np.ndarray, avg: float, memory: float, tail_level: float
+) -> float:
+    """Surprise ``-log10 p`` of ``avg`` against the stream's own history of averages, then learn it.
+
+    Below ``mean + tail_level * sd`` the tail probability is Gaussian (floored by the observed
+    rate of exceeding that level); above it the tail decays exponentially with the mean excess
+    seen so far, so heavy-tailed streams calibrate themselves instead of firing all the time.
+    """
+    k = counters[_N_CALIBRATED]
+    mean = stats[_MEAN]
+    sd = math.sqrt(max(stats[_SPREAD], _MIN_SPREAD))
+    upper = mean + tail_level * sd
+    surprise = 0.0
+    if k >= 2:
+        if avg > upper:
+            p = stats[_EXCEED_RATE] * math.exp(-(avg - upper) / max(stats[_EXCESS], 1e-3 * sd))
+        else:
+            p = max(stats[_EXCEED_RATE], 0.5 * math.erfc((avg - mean) / sd / _SQRT2))
+        surprise = -math.log10(max(p, 1e-300))
+    rate = max(memory, 1.0 / (k + 1))
+    delta = avg - mean
+    stats[_MEAN] = mean + rate * delta
+    stats[_SPREAD] += rate * (delta * delta - stats[_SPREAD])
+    above = avg > upper
+    stats[_EXCEED_RATE] += rate * ((1.0 if above else 0.0) - stats[_EXCEED_RATE])
+    if above:
+        fast = max(memory * _EXCESS_SPEEDUP, 1.0 / (k + 1))
+        stats[_EXCESS] += fast * ((avg - upper) - stats[_EXCESS])
+    counters[_N_CALIBRATED] = k + 1
+    return surprise
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def _step(
+    history: np.ndarray,
+    profile: np.ndarray,
+    seasonal_stats: np.ndarray,
+    seasonal_counters: np.ndarray,
+    seasonal_config: np.ndarray,
+    seasonal_smooth: np.ndarray,
+    window: np.ndarray,
+    stats: np.ndarray,
+    counters: np.ndarray,
+    config: np.ndarray,
+    x: float,
+) -> float:
+    warmup, cap, memory, tail_level = int(config[0]), config[1], config[2], config[3]
+    range_margin, range_surprise, decay = config[4], config[5], config[6]
+    n = counters[_N_SEEN]
+    # the seasonal forecast and residual scale in force before x is learned
+    m = seasonal_counters[_SEASONAL_N_SEEN]
+    period = seasonal_counters[_PERIOD]
+    expected = seasonal_stats[_LEVEL] + (profile[m % period] if period > 0 else 0.0)
+    scale = max(math.sqrt(seasonal_stats[_VAR]), 1e-9 * (1.0 + abs(seasonal_stats[_LEVEL])))
+    lowest, highest = seasonal_stats[_LOWEST], seasonal_stats[_HIGHEST]
+    # no forecast exists for the first point: count it as a maximal deviation (the prior)
+    deviation = min(abs(x - expected) / scale, cap) if n > 0 else cap
+    width = window.shape[0]
+    window[n % width] = deviation
+    filled = min(n + 1, width)
+    avg = 0.0
+    for i in range(filled):
+        avg += window[i]
+    avg /= filled
+    surprise = _calibrated(stats, counters, avg, memory, tail_level)
+    span = highest - lowest
+    if (
+        range_margin > 0.0
+        and n > warmup
+        and (x > highest + range_margin * span or x < lowest - range_margin * span)
+    ):
+        surprise = max(surprise, range_surprise)
+    score = math.nan
+    if n >= warmup:
+        previous = stats[_PEAK] * decay
+        fresh = surprise if surprise > previous else 0.0
+        stats[_PEAK] = max(previous, surprise)
+        score = fresh / (1.0 + fresh)
+    _seasonal_step(
+        history, profile, seasonal_stats, seasonal_counters, seasonal_config, seasonal_smooth, x
+    )
+    counters[_N_SEEN] = n + 1
+    return score
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def _block(
+    history: np.ndarray,
+    profile: np.ndarray,
+    seasonal_stats: np.ndarray,
+    seasonal_counters: np.ndarray,
+    seasonal_config: np.ndarray,
+    seasonal_smooth: np.ndarray,
+    window: np.ndarray,
+    stats: np.ndarray,
+    counters: np.ndarray,
+    config: np.ndarray,
+    xs: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    for i in range(xs.shape[0]):
+        out[i] = _step(
+            history,
+            profile,
+            seasonal_stats,
+            seasonal_counters,
+            seasonal_config,
+            seasonal_smooth,
+            window,
+            stats,
+            counters,
+            config,
+            xs[i],
+        )
+
+
+@register
+class CalibratedSurpriseDetector(Detector):
+    """Seasonal-forecast residuals, calibrated per stream, reported once per surprise peak.
+
+    Three layers, all causal and O(1) per point:
+
+    1. *Forecast.* The :class:`SeasonalDetector` kernel (robust level + online season + robust
+       residual scale) predicts each point; ``d = min(|x - expected| / scale, cap)``.
+    2. *Calibration* (the anomaly-likelihood idea of Ahmad et al. 2017, with an exponential
+       tail): the mean of the last ``smoothing`` values of ``d`` is compared with the running
+       distribution of that mean (forgetting rate ``memory``). Up to ``tail_level`` standard
+       deviations above its mean the tail probability ``p`` is Gaussian; beyond, ``p`` decays
+       exponentially with the typical excess seen so far, so a stream that is often spiky
+       needs a bigger spike to surprise. Surprise ``s = -log10 p``. A value beyond the range
+       seen so far by ``range_margin`` times that range has ``s >= range_surprise``.
+    3. *One alarm per anomaly, breakable.* A peak memory ``P`` decays with half-life
+       ``half_life`` points; the score is ``s / (1 + s)`` when ``s > P`` (a new, stronger
+       surprise) and 0 otherwise, then ``P = max(P, s)``. Whatever threshold is used, an
+       excursion fires once, and a clearly stronger one fires again.
+
+    Scores lie in [0, 1), higher is more anomalous (0.75 = ``p`` of 1e-3, 0.8 = 1e-4), most
+    are exactly 0; ``nan`` during the first ``warmup`` points. Cost: one seasonal step plus
+    ``smoothing`` additions per point; memory ``3 * max_season_length + smoothing`` floats.
+    Failure modes: anomalies that the forecast absorbs (slow drifts, changes in shape that
+    keep the level and scale), a stream whose noise grows gradually (calibration follows it),
+    a second anomaly weaker than a recent one within a few half-lives (suppressed), and lone
+    one-point spikes (diluted by the average: on ``oddwatch.sources.simulate`` its event F1 is
+    about 0.25 at score > 0.7 against 0.80 for :class:`SeasonalDetector`). It is built for
+    long benchmark-style windows, not for flagging every outlier.
+    The calibration starts from a pessimistic prior: the first point, which has no forecast,
+    counts as a deviation of ``cap``. That sets the exponential tail's scale near ``cap`` and it
+    adapts slowly, so in practice the surprise saturates a little above ``-log10`` of the
+    stream's rate of exceeding its tail level: each stream gets its own alarm budget (without
+    the prior the benchmark score drops from 60 to about 48).
+    On the Numenta Anomaly Benchmark (causal, one parameter set, the defaults) it scores
+    60.2 standard / 57.5 low-FP / 63.3 low-FN. See docs/algorithms/calibrated_surprise.md.
+
+    Parameters
+    ----------
+    season_length
+        Points per season; ``None`` estimates it online, ``0`` disables seasonality.
+    max_season_length
+        Longest season searched for when ``season_length`` is None.
+    warmup
+        Points learned before the first score.
+    smoothing
+        Number of recent residuals averaged before calibration.
+    cap
+        Residuals are capped at this many scale units before averaging.
+    memory
+        Forgetting rate of the calibration statistics (about ``1 / memory`` points).
+    tail_level
+        Standard deviations above the mean average where the exponential tail starts.
+    range_margin
+        A value beyond the range seen so far by this fraction of that range is surprising
+        (at least ``range_surprise``); 0 disables the rule.
+    range_surprise
+        Surprise (``-log10 p``) given to a value beyond the seen range.
+    half_life
+        Points after which the remembered peak surprise has halved.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> xs = 10 + np.sin(np.arange(2000) * 2 * np.pi / 50) + rng.normal(0, 0.2, 2000)
+    >>> xs[1500:1510] += 2.0
+    >>> det = CalibratedSurpriseDetector(season_length=50)
+    >>> scores = det.update_many(xs)
+    >>> np.round(scores[1498:1503], 3).tolist(), int(np.nanargmax(scores))
+    ([0.0, 0.0, 0.75, 0.761, 0.0], 1501)
+    """
+
+    _param_specs = {
+        "max_season_length": IntParam(low=4, high=100_000),
+        "warmup": IntParam(low=2),
+        "smoothing": IntParam(low=1, high=10_000),
+        "cap": FloatParam(0.0, None, low_open=True),
+        "memory": FloatParam(0.0, 1.0, low_open=True),
+        "tail_level": FloatParam(0.0, None, low_open=True),
+        "range_margin": FloatParam(0.0, None),
+        "range_surprise": FloatParam(0.0, None),
+        "half_life": FloatParam(0.0, None, low_open=True),
+    }
+    _step = staticmethod(_step)
+    _block = staticmethod(_block)
+
+    def __init__(
+        self,
+        season_length: int | None = None,
+        max_season_length: int = 1024,
+        warmup: int = 150,
+        smoothing: int = 10,
+        cap: float = 10.0,
+        memory: float = 0.0002,
+        tail_level: float = 2.5,
+        range_margin: float = 0.05,
+        range_surprise: float = 3.0,
+        half_life: float = 100.0,
+    ) -> None:
+        self.season_length = season_length
+        self.max_season_length = max_season_length
+        self.warmup = warmup
+        self.smoothing = smoothing
+        self.cap = cap
+        self.memory = memory
+        self.tail_level = tail_level
+        self.range_margin = range_margin
+        self.range_surprise = range_surprise
+        self.half_life = half_life
+        self._setup()
+
+    def _check_param_combination(self) -> None:
+        s = self.season_length
+        if s is not None and (
+            not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s == 1 or s < 0
+        ):
+            raise InvalidParameterError(
+                f"`season_length` of CalibratedSurpriseDetector must be None (estimate it), 0 "
+                f"(no season) or an int >= 2; got {s!r}."
+            )
+
+    def _initial_state(self) -> State:
+        forecaster = SeasonalDetector(
+            season_length=self.season_length,
+            max_season_length=self.max_season_length,
+            warmup=self.warmup,
+        )
+        seasonal = forecaster.get_state()
+        config = np.array(
+            [
+                self.warmup,
+                self.cap,
+                self.memory,
+                self.tail_level,
+                self.range_margin,
+                self.range_surprise,
+                math.exp(-math.log(2.0) / self.half_life),
+            ]
+        )
+        return {
+            "history": seasonal["history"],
+            "profile": seasonal["profile"],
+            "seasonal_stats": seasonal["stats"],
+            "seasonal_counters": seasonal["counters"],
+            "seasonal_config": seasonal["config"],
+            "seasonal_smooth": seasonal["smooth"],
+            "window": np.zeros(self.smoothing),
+            "stats": np.zeros(_N_STATS),
+            "counters": np.zeros(2, dtype=np.int64),
+            "config": config,
+        }
+
+    @property
+    def warm_(self) -> bool:
+        return self.n_seen_ >= self.warmup
+
+    @property
+    def period_(self) -> int:
+        """Season length in use by the forecast (0 while none is known)."""
+        return int(self._state["seasonal_counters"][_PERIOD])
+
+    @staticmethod
+    def _test_params() -> dict[str, Any]:
+        return {"max_season_length": 32, "warmup": 8, "smoothing": 3, "half_life": 20.0}
