@@ -2,5 +2,7 @@
 
 from oddwatch.thresholds._base import Threshold
 from oddwatch.thresholds.fixed import FixedThreshold
+from oddwatch.thresholds.quantile import QuantileThreshold
+from oddwatch.thresholds.spot import DSPOT, SPOT
 
-__all__ = ["FixedThreshold", "Threshold"]
+__all__ = ["DSPOT", "FixedThreshold", "QuantileThreshold", "SPOT", "Threshold"]
