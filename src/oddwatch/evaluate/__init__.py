@@ -1,4 +1,4 @@
-"""Judge detectors: NAB scoring and event metrics for labelled streams.
+"""Judge detectors: NAB runs and scoring, and event metrics for labelled streams.
 
 Examples
 --------
@@ -26,6 +26,7 @@ from oddwatch.evaluate.nab import (
     score_flags,
     write_results,
 )
+from oddwatch.evaluate.runner import NabRun, Streaming, corpus_window_metrics, run_nab
 
 __all__ = [
     "PROFILES",
@@ -34,13 +35,17 @@ __all__ = [
     "NabCorpus",
     "NabFile",
     "NabResult",
+    "NabRun",
     "Profile",
     "ProfileResult",
+    "Streaming",
+    "corpus_window_metrics",
     "default_nab_dir",
     "event_metrics",
     "load_corpus",
     "load_results_dir",
     "rank_on_scoreboard",
+    "run_nab",
     "score_corpus",
     "score_flags",
     "window_metrics",

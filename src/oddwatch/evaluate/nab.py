@@ -13,7 +13,9 @@ Written from NAB's published rules (see ``shared/data/nab/README.md``), not from
 * ``score = 100 * (raw - null) / (perfect - null)``.
 
 The threshold sweep is one sort of all scored rows plus array passes, so the whole corpus
-(365,558 rows) is optimised in well under a second per profile.
+(365,558 rows) is optimised in well under a second per profile. The corpus model and NAB's
+files on disk (:func:`load_corpus`, :func:`write_results`, ...) live in
+:mod:`oddwatch.evaluate._nab_io` and are re-exported here.
 
 Examples
 --------
@@ -27,19 +29,27 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from oddwatch.errors import InvalidInputError, InvalidParameterError, SourceError
+from oddwatch.errors import InvalidParameterError
+from oddwatch.evaluate._nab_io import (
+    PROFILES,
+    NabCorpus,
+    NabFile,
+    Profile,
+    check_scores,
+    default_nab_dir,
+    load_corpus,
+    load_results_dir,
+    write_results,
+)
 
 __all__ = [
     "PROFILES",
@@ -58,45 +68,8 @@ __all__ = [
     "write_results",
 ]
 
-_HINT = "pass --data DIR pointing at a NAB checkout (data/ and labels/) or set ODDWATCH_NAB_DIR"
 _NO_DETECTION = 1.1  # the threshold NAB reports for "never fire"
 _SIGMA_MINUS_ONE = 2.0 / (1.0 + math.exp(-5.0)) - 1.0
-
-
-@dataclass(frozen=True)
-class Profile:
-    """The costs of one NAB scoring profile.
-
-    Parameters
-    ----------
-    name
-        Profile name as NAB spells it, e.g. ``"standard"``.
-    tp_weight
-        Value of a window caught on its first row.
-    fp_weight
-        Cost of a false detection far from any window.
-    fn_weight
-        Cost of a missed window.
-
-    Examples
-    --------
-    >>> PROFILES["reward_low_FP_rate"].fp_weight
-    0.22
-    """
-
-    name: str
-    tp_weight: float
-    fp_weight: float
-    fn_weight: float
-
-
-PROFILES: Mapping[str, Profile] = MappingProxyType(
-    {
-        "standard": Profile("standard", 1.0, 0.11, 1.0),
-        "reward_low_FP_rate": Profile("reward_low_FP_rate", 1.0, 0.22, 1.0),
-        "reward_low_FN_rate": Profile("reward_low_FN_rate", 1.0, 0.11, 2.0),
-    }
-)
 
 # Published NAB scores (standard, reward_low_FP_rate, reward_low_FN_rate); None = not published.
 # Sources: numenta/NAB README scoreboard (v1.0/v1.1) and results/final_results.json.
@@ -121,68 +94,6 @@ SCOREBOARD: Mapping[str, Mapping[str, float | None]] = MappingProxyType(
         }.items()
     }
 )
-
-
-def default_nab_dir() -> Path | None:
-    """Where the NAB corpus is, if it can be found.
-
-    ``$ODDWATCH_NAB_DIR`` when set, else the first existing of ``<cwd>/../shared/data/nab`` and
-    ``<repository root>/../shared/data/nab``; None when neither exists.
-
-    Examples
-    --------
-    >>> found = default_nab_dir()
-    >>> found is None or found.is_dir()
-    True
-    """
-    env = os.environ.get("ODDWATCH_NAB_DIR")
-    if env:
-        return Path(env)
-    candidates = (
-        Path.cwd() / ".." / "shared" / "data" / "nab",
-        Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "nab",
-    )
-    return next((c.resolve() for c in candidates if c.is_dir()), None)
-
-
-@dataclass(frozen=True, eq=False)
-class NabFile:
-    """One NAB series: its rows and its anomaly windows.
-
-    Parameters
-    ----------
-    key
-        ``"<category>/<name>.csv"``, relative to the corpus's ``data/`` folder.
-    timestamps
-        One ``datetime64[s]`` per row (NAB's are not all strictly increasing).
-    values
-        One float per row.
-    windows
-        Anomaly windows as inclusive ``(start_row, end_row)`` pairs, sorted, not overlapping.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> corpus = NabCorpus.from_arrays({"demo/a.csv": np.zeros(6000)}, {"demo/a.csv": []})
-    >>> f = corpus.files["demo/a.csv"]
-    >>> f.n_rows, f.probationary, str(f.timestamps[1])
-    (6000, 750, '2000-01-01T00:05:00')
-    """
-
-    key: str
-    timestamps: NDArray[np.datetime64]
-    values: NDArray[np.float64]
-    windows: tuple[tuple[int, int], ...]
-
-    @property
-    def n_rows(self) -> int:
-        """Number of rows."""
-        return len(self.values)
-
-    @property
-    def probationary(self) -> int:
-        """Rows at the start that NAB ignores: ``min(floor(0.15 * n), 750)``."""
-        return min(math.floor(0.15 * self.n_rows), 750)
 
 
 @dataclass(frozen=True)
@@ -213,315 +124,51 @@ def _window_unit(
     return _sigma(-(end - row + 1) / width) / _SIGMA_MINUS_ONE
 
 
-@dataclass(frozen=True, eq=False)
-class NabCorpus:
-    """The NAB series being scored, in a fixed order, with the profiles to score them by.
-
-    Built by :func:`load_corpus` (from disk) or :meth:`from_arrays` (synthetic streams).
-
-    Parameters
-    ----------
-    files
-        The series by key (``"<category>/<name>.csv"``).
-    profiles
-        Scoring profiles by name.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> corpus = NabCorpus.from_arrays({"demo/a.csv": np.zeros(100)}, {"demo/a.csv": [(40, 49)]})
-    >>> corpus.n_windows, list(corpus.profiles)
-    (1, ['standard', 'reward_low_FP_rate', 'reward_low_FN_rate'])
-    """
-
-    files: Mapping[str, NabFile]
-    profiles: Mapping[str, Profile] = field(default_factory=lambda: PROFILES)
-
-    def __post_init__(self) -> None:
-        # Read-only views, so the cached row layout cannot go stale.
-        object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
-        object.__setattr__(self, "profiles", MappingProxyType(dict(self.profiles)))
-
-    @property
-    def n_windows(self) -> int:
-        """Number of windows over all files (scored or not)."""
-        return sum(len(f.windows) for f in self.files.values())
-
-    @classmethod
-    def from_arrays(
-        cls,
-        values: Mapping[str, ArrayLike],
-        windows: Mapping[str, Sequence[tuple[int, int]]],
-        start: str = "2000-01-01",
-        step_seconds: int = 300,
-    ) -> NabCorpus:
-        """Build a corpus from in-memory series, with evenly spaced timestamps.
-
-        Parameters
-        ----------
-        values
-            One 1-D array per key.
-        windows
-            Inclusive ``(start_row, end_row)`` windows per key (same keys as `values`).
-        start
-            Timestamp of every series' first row.
-        step_seconds
-            Spacing of the rows.
-
-        Examples
-        --------
-        >>> NabCorpus.from_arrays({"x/a.csv": [1.0, 2.0]}, {"x/a.csv": [(1, 1)]}).n_windows
-        1
-        """
-        if set(values) != set(windows):
-            raise InvalidInputError(
-                f"values and windows must have the same keys; only in values: "
-                f"{sorted(set(values) - set(windows))}, only in windows: "
-                f"{sorted(set(windows) - set(values))}."
-            )
-        files = {}
-        for key in values:
-            arr = np.asarray(values[key], dtype=np.float64)
-            if arr.ndim != 1:
-                raise InvalidInputError(f"values of {key!r} must be 1-D; got shape {arr.shape}.")
-            pairs = tuple((int(a), int(b)) for a, b in windows[key])
-            problem = _window_problem(pairs, len(arr))
-            if problem:
-                raise InvalidInputError(f"windows of {key!r}: {problem}")
-            stamps = np.datetime64(start, "s") + np.arange(len(arr)) * np.timedelta64(
-                step_seconds, "s"
-            )
-            files[key] = NabFile(key, stamps, arr, pairs)
-        return cls(files)
-
-    @cached_property
-    def _layout(self) -> _Layout:
-        parts: dict[str, list[NDArray[np.generic]]] = {k: [] for k in _Layout.__dataclass_fields__}
-        for fi, f in enumerate(self.files.values()):
-            p, n = f.probationary, f.n_rows
-            rows = np.arange(p, n)
-            window = np.full(n - p, -1, dtype=np.intp)
-            tp_unit = np.zeros(n - p)
-            fp_unit = np.full(n - p, -1.0)
-            base = sum(len(w) for w in parts["window_end"])
-            for j, (a, b) in enumerate(f.windows):
-                width = b - a + 1
-                inside = slice(max(a, p) - p, max(b + 1, p) - p)
-                window[inside] = base + j
-                tp_unit[inside] = _window_unit(rows[inside], b, width)
-                fp_unit[inside] = 0.0
-                nxt = f.windows[j + 1][0] if j + 1 < len(f.windows) else n
-                after = slice(max(b + 1, p) - p, max(nxt, p) - p)
-                # NAB divides by w - 1 (undefined for w = 1): a 1-row window gives full cost.
-                x = (rows[after] - b) / (width - 1) if width > 1 else np.full(len(rows[after]), 4.0)
-                fp_unit[after] = _sigma(x)
-            starts = np.array([a for a, _ in f.windows], dtype=np.intp)
-            ends = np.array([b for _, b in f.windows], dtype=np.intp)
-            parts["file_index"].append(np.full(n - p, fi, dtype=np.intp))
-            parts["row"].append(rows)
-            parts["window"].append(window)
-            parts["tp_unit"].append(tp_unit)
-            parts["fp_unit"].append(fp_unit)
-            parts["window_end"].append(ends)
-            parts["window_width"].append(ends - starts + 1)
-            parts["window_file"].append(np.full(len(ends), fi, dtype=np.intp))
-            parts["window_scored"].append(ends >= p)
-        dtypes = {"tp_unit": np.float64, "fp_unit": np.float64, "window_scored": np.bool_}
-        return _Layout(
-            **{k: np.concatenate(v).astype(dtypes.get(k, np.intp)) for k, v in parts.items()}
-        )
+_LAYOUTS: weakref.WeakKeyDictionary[NabCorpus, _Layout] = weakref.WeakKeyDictionary()
 
 
-def _window_problem(windows: Sequence[tuple[int, int]], n_rows: int) -> str:
-    """Why `windows` are not sorted, disjoint, inclusive row ranges of a file; "" if fine."""
-    previous_end = -1
-    for a, b in windows:
-        if not 0 <= a <= b < n_rows:
-            return f"window ({a}, {b}) is not an inclusive row range inside 0..{n_rows - 1}."
-        if a <= previous_end:
-            return f"window ({a}, {b}) starts before the previous one ends (row {previous_end})."
-        previous_end = b
-    return ""
+def _layout(corpus: NabCorpus) -> _Layout:
+    """The scored-row layout of `corpus`, computed once per corpus (corpora are immutable)."""
+    if corpus not in _LAYOUTS:
+        _LAYOUTS[corpus] = _compute_layout(corpus)
+    return _LAYOUTS[corpus]
 
 
-def _read_columns(
-    path: Path, names: Sequence[str], hint: str, optional: Sequence[str] = ()
-) -> dict[str, list[str]]:
-    """Text columns `names` (and those of `optional` present) of a CSV file with a header."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourceError(f"{path} does not exist; {hint}.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"cannot read {path}: {exc}; {hint}.") from None
-    lines = text.rstrip().splitlines()
-    header = [h.strip() for h in lines[0].split(",")] if lines else []
-    missing = [name for name in names if name not in header]
-    if missing:
-        raise SourceError(
-            f"{path} has no {missing[0]!r} column (header: {lines[0] if lines else ''!r}); "
-            f"expected a header line naming {', '.join(names)}."
-        )
-    body, width = lines[1:], len(header)
-    bad = next((i for i, line in enumerate(body) if line.count(",") != width - 1), None)
-    if bad is not None:
-        raise SourceError(
-            f"{path} line {bad + 2} has {body[bad].count(',') + 1} fields, the header has {width}."
-        )
-    cells = ",".join(body).split(",") if body else []
-    wanted = [*names, *(name for name in optional if name in header)]
-    return {name: cells[header.index(name) :: width] for name in wanted}
-
-
-def _first_bad_cell(column: list[str], dtype: str, path: Path) -> SourceError:
-    for i, cell in enumerate(column):
-        try:
-            np.array([cell], dtype=dtype)
-        except ValueError:
-            return SourceError(f"{path} line {i + 2}: {cell!r} is not a valid {dtype}.")
-    return SourceError(f"{path}: cannot parse a column as {dtype}.")
-
-
-def _parse_floats(column: list[str], path: Path) -> NDArray[np.float64]:
-    """Column as finite float64; SourceError naming the first bad line."""
-    try:
-        arr = np.array(column, dtype=np.float64)
-    except ValueError:
-        raise _first_bad_cell(column, "float64", path) from None
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        raise SourceError(f"{path} line {bad[0] + 2}: value {column[bad[0]]!r} is not finite.")
-    return arr
-
-
-def _parse_timestamps(column: list[str], path: Path) -> NDArray[np.datetime64]:
-    """Column as datetime64[s]; SourceError naming the first bad line.
-
-    Order is not checked: 7 NAB files repeat a timestamp and one steps back 55 minutes;
-    the row index, not the clock, is NAB's time axis.
-    """
-    try:
-        exact = np.array(column, dtype="datetime64[us]")
-    except ValueError:
-        raise _first_bad_cell(column, "datetime64[us]", path) from None
-    stamps = exact.astype("datetime64[s]")
-    if np.any(stamps != exact):
-        raise SourceError(f"{path}: sub-second timestamps are not supported.")
-    return stamps
-
-
-def _read_profiles(path: Path) -> Mapping[str, Profile]:
-    if not path.is_file():
-        return PROFILES
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return MappingProxyType(
-            {
-                name: Profile(
-                    name,
-                    float(spec["CostMatrix"]["tpWeight"]),
-                    float(spec["CostMatrix"]["fpWeight"]),
-                    float(spec["CostMatrix"]["fnWeight"]),
-                )
-                for name, spec in raw.items()
-            }
-        )
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SourceError(
-            f"{path} is not a NAB profiles file ({type(exc).__name__}: {exc}); expected "
-            '{"<profile>": {"CostMatrix": {"tpWeight": .., "fpWeight": .., "fnWeight": ..}}}.'
-        ) from None
-
-
-def load_corpus(
-    data_dir: str | os.PathLike[str], windows_file: str = "combined_windows.json"
-) -> NabCorpus:
-    """Load the NAB series listed in a windows file, with windows matched to rows.
-
-    Parameters
-    ----------
-    data_dir
-        A NAB checkout: ``data/<category>/<name>.csv``, ``labels/<windows_file>`` and optionally
-        ``config/profiles.json`` (else :data:`PROFILES`).
-    windows_file
-        Name under ``labels/`` (or a path) of a ``{key: [[start, end], ...]}`` JSON file; the
-        corpus holds exactly its keys, so ``combined_windows_tiny.json`` gives a 2-file corpus.
-        Window limits must equal row timestamps exactly.
-
-    Raises
-    ------
-    SourceError
-        A file is missing or malformed; the message names it.
-
-    Examples
-    --------
-    >>> import json, tempfile
-    >>> from pathlib import Path
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> root = Path(tmp.name)
-    >>> (root / "data" / "demo").mkdir(parents=True)
-    >>> rows = "".join(f"2024-01-01 00:{m:02d}:00,{m}\\n" for m in range(40))
-    >>> _ = (root / "data/demo/a.csv").write_text("timestamp,value\\n" + rows)
-    >>> (root / "labels").mkdir()
-    >>> window = ["2024-01-01 00:30:00.000000", "2024-01-01 00:34:00.000000"]
-    >>> _ = (root / "labels/combined_windows.json").write_text(json.dumps({"demo/a.csv": [window]}))
-    >>> corpus = load_corpus(root)
-    >>> f = corpus.files["demo/a.csv"]
-    >>> f.windows, f.probationary, float(f.values[-1])
-    (((30, 34),), 6, 39.0)
-    >>> tmp.cleanup()
-    """
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise SourceError(f"NAB directory {root} does not exist; {_HINT}.")
-    labels_path = root / "labels" / windows_file
-    try:
-        labels = json.loads(labels_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SourceError(f"windows file {labels_path} does not exist; {_HINT}.") from None
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"cannot read windows file {labels_path}: {exc}.") from None
-    if not isinstance(labels, dict) or not all(isinstance(v, list) for v in labels.values()):
-        raise SourceError(
-            f"{labels_path} must hold a JSON object {{file: [[start, end], ...]}}; {_HINT}."
-        )
-    files = {}
-    for key in sorted(labels):
-        path = root / "data" / key
-        columns = _read_columns(path, ("timestamp", "value"), _HINT)
-        stamps = _parse_timestamps(columns["timestamp"], path)
-        values = _parse_floats(columns["value"], path)
-        windows = [_window_rows(pair, key, stamps, labels_path, path) for pair in labels[key]]
-        problem = _window_problem(windows, len(stamps))
-        if problem:
-            raise SourceError(f"{labels_path}, {key!r}: {problem}")
-        files[key] = NabFile(key, stamps, values, tuple(windows))
-    return NabCorpus(files, _read_profiles(root / "config" / "profiles.json"))
-
-
-def _window_rows(
-    pair: object, key: str, stamps: NDArray[np.datetime64], labels_path: Path, path: Path
-) -> tuple[int, int]:
-    """Inclusive row range of a ``[start, end]`` window whose limits are row timestamps."""
-    limits = None
-    if isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair):
-        try:
-            limits = np.array(pair, dtype="datetime64[us]")
-        except ValueError:
-            pass
-    if limits is None:
-        raise SourceError(
-            f"{labels_path}: window {pair!r} of {key!r} is not a [start, end] pair of timestamps."
-        )
-    rows = np.flatnonzero((stamps >= limits[0]) & (stamps <= limits[1]))
-    problem = ""
-    if rows.size == 0 or stamps[rows[0]] != limits[0] or stamps[rows[-1]] != limits[1]:
-        problem = "its limits must both be timestamps of rows; they match rows exactly"
-    elif rows[-1] - rows[0] + 1 != rows.size:
-        problem = "the rows inside it are not contiguous (timestamps out of order)"
-    if problem:
-        raise SourceError(f"{labels_path}: window {pair!r} of {key!r} in {path}: {problem}.")
-    return int(rows[0]), int(rows[-1])
+def _compute_layout(corpus: NabCorpus) -> _Layout:
+    parts: dict[str, list[NDArray[np.generic]]] = {k: [] for k in _Layout.__dataclass_fields__}
+    for fi, f in enumerate(corpus.files.values()):
+        p, n = f.probationary, f.n_rows
+        rows = np.arange(p, n)
+        window = np.full(n - p, -1, dtype=np.intp)
+        tp_unit = np.zeros(n - p)
+        fp_unit = np.full(n - p, -1.0)
+        base = sum(len(w) for w in parts["window_end"])
+        for j, (a, b) in enumerate(f.windows):
+            width = b - a + 1
+            inside = slice(max(a, p) - p, max(b + 1, p) - p)
+            window[inside] = base + j
+            tp_unit[inside] = _window_unit(rows[inside], b, width)
+            fp_unit[inside] = 0.0
+            nxt = f.windows[j + 1][0] if j + 1 < len(f.windows) else n
+            after = slice(max(b + 1, p) - p, max(nxt, p) - p)
+            # NAB divides by w - 1 (undefined for w = 1): a 1-row window gives full cost.
+            x = (rows[after] - b) / (width - 1) if width > 1 else np.full(len(rows[after]), 4.0)
+            fp_unit[after] = _sigma(x)
+        starts = np.array([a for a, _ in f.windows], dtype=np.intp)
+        ends = np.array([b for _, b in f.windows], dtype=np.intp)
+        parts["file_index"].append(np.full(n - p, fi, dtype=np.intp))
+        parts["row"].append(rows)
+        parts["window"].append(window)
+        parts["tp_unit"].append(tp_unit)
+        parts["fp_unit"].append(fp_unit)
+        parts["window_end"].append(ends)
+        parts["window_width"].append(ends - starts + 1)
+        parts["window_file"].append(np.full(len(ends), fi, dtype=np.intp))
+        parts["window_scored"].append(ends >= p)
+    dtypes = {"tp_unit": np.float64, "fp_unit": np.float64, "window_scored": np.bool_}
+    return _Layout(
+        **{k: np.concatenate(v).astype(dtypes.get(k, np.intp)) for k, v in parts.items()}
+    )
 
 
 @dataclass(frozen=True)
@@ -590,31 +237,8 @@ class NabResult:
 
 def _scored_rows(corpus: NabCorpus, scores: Mapping[str, ArrayLike]) -> NDArray[np.float64]:
     """The scores of all scored rows, concatenated in corpus order, validated."""
-    unknown = sorted(set(scores) - set(corpus.files))
-    missing = sorted(set(corpus.files) - set(scores))
-    if unknown or missing:
-        raise InvalidInputError(
-            f"scores must have one array per corpus file; missing: {missing[:3]}, "
-            f"not in the corpus: {unknown[:3]}."
-        )
-    parts = []
-    for key, f in corpus.files.items():
-        try:
-            arr = np.asarray(scores[key], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"scores for {key!r} must be numeric.") from None
-        if arr.shape != (f.n_rows,):
-            raise InvalidInputError(
-                f"scores for {key!r} must be 1-D with one value per row ({f.n_rows}); "
-                f"got shape {arr.shape}."
-            )
-        bad = np.flatnonzero(~((arr >= 0.0) & (arr <= 1.0)))
-        if bad.size:
-            raise InvalidInputError(
-                f"scores for {key!r} must be finite and in [0, 1]; row {bad[0]} is "
-                f"{arr[bad[0]]}. Map warm-up NaN to 0.0 (np.nan_to_num) and rescale to [0, 1]."
-            )
-        parts.append(arr[f.probationary :])
+    checked = check_scores(corpus, scores)
+    parts = [checked[key][f.probationary :] for key, f in corpus.files.items()]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -657,7 +281,7 @@ def _best_thresholds(
 def _score_at(
     corpus: NabCorpus, s: NDArray[np.float64], threshold: float, profile: Profile
 ) -> ProfileResult:
-    layout = corpus._layout
+    layout = _layout(corpus)
     tp, fp, fn = profile.tp_weight, profile.fp_weight, profile.fn_weight
     detected = s >= threshold
     inside = layout.window >= 0
@@ -724,7 +348,7 @@ def score_corpus(
         raise InvalidParameterError("threshold must be a number or None; got nan.")
     s = _scored_rows(corpus, scores)
     if threshold is None:
-        chosen = _best_thresholds(corpus._layout, s, corpus.profiles)
+        chosen = _best_thresholds(_layout(corpus), s, corpus.profiles)
     else:
         chosen = dict.fromkeys(corpus.profiles, float(threshold))
     return NabResult(
@@ -748,103 +372,6 @@ def score_flags(corpus: NabCorpus, flags: Mapping[str, ArrayLike]) -> NabResult:
     """
     as_scores = {k: (np.asarray(v) != 0).astype(np.float64) for k, v in flags.items()}
     return score_corpus(corpus, as_scores, threshold=0.5)
-
-
-def _result_path(results_dir: Path, detector_name: str, key: str) -> Path:
-    key_path = Path(key)
-    return results_dir / detector_name / key_path.parent / f"{detector_name}_{key_path.name}"
-
-
-def load_results_dir(
-    results_dir: str | os.PathLike[str], detector_name: str, corpus: NabCorpus
-) -> dict[str, NDArray[np.float64]]:
-    """Read a detector's scores in NAB's results layout, one array per corpus file.
-
-    Reads ``<results_dir>/<detector>/<category>/<detector>_<name>.csv``; the ``anomaly_score``
-    column is used, other columns are allowed, and a ``timestamp`` column must match the data.
-
-    Raises
-    ------
-    SourceError
-        A file is missing, lacks ``anomaly_score``, or has the wrong rows.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> corpus = NabCorpus.from_arrays({"demo/a.csv": np.zeros(4)}, {"demo/a.csv": [(2, 3)]})
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> write_results(tmp.name, "mine", corpus, {"demo/a.csv": [0.0, 0.1, 0.9, 0.5]})
-    >>> load_results_dir(tmp.name, "mine", corpus)["demo/a.csv"]
-    array([0. , 0.1, 0.9, 0.5])
-    >>> tmp.cleanup()
-    """
-    root = Path(results_dir)
-    hint = f"expected NAB's layout <dir>/{detector_name}/<category>/{detector_name}_<file>.csv"
-    out = {}
-    for key, f in corpus.files.items():
-        path = _result_path(root, detector_name, key)
-        columns = _read_columns(path, ("anomaly_score",), hint, optional=("timestamp",))
-        column = columns["anomaly_score"]
-        if len(column) != f.n_rows:
-            raise SourceError(f"{path} has {len(column)} rows; data/{key} has {f.n_rows}.")
-        if "timestamp" in columns:
-            stamps = _parse_timestamps(columns["timestamp"], path)
-            bad = np.flatnonzero(stamps != f.timestamps)
-            if bad.size:
-                raise SourceError(
-                    f"{path} line {bad[0] + 2}: timestamp {columns['timestamp'][bad[0]]!r} "
-                    f"differs from row {bad[0]} of data/{key}."
-                )
-        out[key] = _parse_floats(column, path)
-    return out
-
-
-def write_results(
-    out_dir: str | os.PathLike[str],
-    detector_name: str,
-    corpus: NabCorpus,
-    scores: Mapping[str, ArrayLike],
-    labels: bool = True,
-) -> None:
-    """Write scores in NAB's results layout (readable by NAB and :func:`load_results_dir`).
-
-    Writes ``<out_dir>/<detector>/<category>/<detector>_<name>.csv`` with columns
-    ``timestamp,value,anomaly_score`` and, if `labels`, ``label`` (1 inside windows).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> import numpy as np
-    >>> corpus = NabCorpus.from_arrays({"demo/a.csv": [5.0, 6.0]}, {"demo/a.csv": [(1, 1)]})
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> write_results(tmp.name, "mine", corpus, {"demo/a.csv": np.array([0.25, 1.0])})
-    >>> print(Path(tmp.name, "mine/demo/mine_a.csv").read_text().strip())
-    timestamp,value,anomaly_score,label
-    2000-01-01 00:00:00,5.0,0.25,0
-    2000-01-01 00:05:00,6.0,1.0,1
-    >>> tmp.cleanup()
-    """
-    _scored_rows(corpus, scores)
-    for key, f in corpus.files.items():
-        path = _result_path(Path(out_dir), detector_name, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        label = np.zeros(f.n_rows, dtype=np.int64)
-        for a, b in f.windows:
-            label[a : b + 1] = 1
-        stamps = np.char.replace(np.datetime_as_string(f.timestamps, unit="s"), "T", " ")
-        columns = [
-            stamps.tolist(),
-            f.values.tolist(),
-            np.asarray(scores[key], dtype=np.float64).tolist(),
-        ]
-        header = "timestamp,value,anomaly_score"
-        if labels:
-            columns.append(label.tolist())
-            header += ",label"
-        body = "".join(",".join(map(str, row)) + "\n" for row in zip(*columns, strict=True))
-        path.write_text(header + "\n" + body, encoding="utf-8")
 
 
 def rank_on_scoreboard(score: float, profile: str = "standard") -> int:

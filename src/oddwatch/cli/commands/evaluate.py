@@ -1,0 +1,415 @@
+"""``oddwatch evaluate nab``: run a detector over the Numenta Anomaly Benchmark and score it.
+
+Every file gets a fresh component built from one parameter set; its scores are scored as NAB
+does (one optimised threshold per profile, comparable with the published scoreboard), a
+Monitor's own flags are scored as they are (what a deployed user gets), and anomaly windows
+caught are counted. Prints a table, or with ``--json`` one JSON object on the last line.
+
+Examples
+--------
+>>> parser = argparse.ArgumentParser()
+>>> add_arguments(parser)
+>>> args = parser.parse_args(["nab", "--detector", "RollingZScore", "--param", "window_size=50"])
+>>> args.benchmark, args.detector, args.param
+('nab', 'RollingZScore', ['window_size=50'])
+>>> build_factory("RollingZScore", parse_params(args.param))()
+RollingZScore(window_size=50)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from oddwatch.errors import InvalidParameterError
+
+__all__ = [
+    "EPILOG",
+    "HELP",
+    "NAME",
+    "add_arguments",
+    "build_factory",
+    "detector_names",
+    "parse_params",
+    "run",
+]
+
+NAME = "evaluate"
+HELP = "Score a detector on a benchmark: the Numenta Anomaly Benchmark (NAB)."
+EPILOG = """\
+examples:
+  oddwatch evaluate nab                          # the default Monitor on all 58 NAB files
+  oddwatch evaluate nab --json | tail -n 1       # the scores as one JSON object
+  oddwatch evaluate nab --detector RollingZScore --param window_size=100
+  oddwatch evaluate nab --param smoothing=8 --param quiet_period=200 \\
+      --param threshold.value=0.999              # tune the Monitor's detector and threshold
+  oddwatch evaluate nab --detector IsolationForest --out results/   # NAB's results layout
+  oddwatch evaluate nab --data ~/NAB --windows combined_windows_tiny.json --verbose
+"""
+NAB_HELP = "Run one detector (or the default Monitor) over NAB v1.1 and score it."
+NAB_EPILOG = (
+    EPILOG
+    + """
+--param KEY=VALUE goes to the detector's constructor; VALUE is read as JSON when it can be
+(3, 0.5, true, null, [1, 2]) and as text otherwise. With the Monitor, plain keys go to its
+detector and threshold.KEY to its threshold. Scores outside [0, 1] (e.g. RollingZScore's
+z-scores) are mapped by s / (1 + s), which does not change NAB's optimised scores.
+"""
+)
+MONITOR = "Monitor"
+_BAR_WIDTH = 20
+
+
+def detector_names() -> list[str]:
+    """Names ``--detector`` accepts: every registered detector, plus ``"Monitor"``.
+
+    Examples
+    --------
+    >>> {"Monitor", "RollingZScore", "SeasonalDetector"} <= set(detector_names())
+    True
+    """
+    from oddwatch.detectors import Detector
+    from oddwatch.persist import registered_kinds
+
+    kinds = registered_kinds()
+    return sorted([name for name, cls in kinds.items() if issubclass(cls, Detector)] + [MONITOR])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the benchmarks of ``evaluate`` (one sub-command each) to `parser`.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> parser.parse_args(["nab", "--json"]).json
+    True
+    """
+    benchmarks = parser.add_subparsers(
+        dest="benchmark", metavar="BENCHMARK", required=True, parser_class=type(parser)
+    )
+    nab = benchmarks.add_parser(
+        "nab",
+        help=NAB_HELP,
+        description=NAB_HELP,
+        epilog=NAB_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    nab.add_argument(
+        "--data",
+        metavar="DIR",
+        help="NAB checkout with data/ and labels/ (default: $ODDWATCH_NAB_DIR, else "
+        "../shared/data/nab)",
+    )
+    nab.add_argument(
+        "--windows",
+        metavar="FILE",
+        default="combined_windows.json",
+        help="windows file under DIR/labels/; its keys are the files run "
+        "(default combined_windows.json; combined_windows_tiny.json has 2 files)",
+    )
+    nab.add_argument(
+        "--detector",
+        metavar="NAME",
+        default=MONITOR,
+        help=f"what to run: {', '.join(detector_names())} (default {MONITOR})",
+    )
+    nab.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="constructor parameter of the detector; repeat for several",
+    )
+    nab.add_argument(
+        "--out", metavar="DIR", help="write per-file scores in NAB's results layout under DIR"
+    )
+    nab.add_argument(
+        "--json", action="store_true", help="print one JSON object (last line of stdout)"
+    )
+    nab.add_argument("--verbose", "-v", action="store_true", help="one line per file on stderr")
+
+
+def parse_params(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as a dict; values read as JSON where possible, else as text.
+
+    Examples
+    --------
+    >>> parse_params(["window_size=50", "seed=null", "mode=fast", "rate=0.5", "on=true"])
+    {'window_size': 50, 'seed': None, 'mode': 'fast', 'rate': 0.5, 'on': True}
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidParameterError(
+                f"--param must be KEY=VALUE, e.g. --param window_size=50; got {item!r}."
+            )
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        params[key] = tuple(value) if isinstance(value, list) else value
+    return params
+
+
+def _check_keys(cls: type[Any], params: Mapping[str, Any], owner: str, prefix: str = "") -> None:
+    valid = cls._param_names()
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise InvalidParameterError(
+            f"unknown parameter {prefix + unknown[0]!r} for {owner}; valid: "
+            f"{', '.join(prefix + name for name in valid)}."
+        )
+
+
+def build_factory(name: str, params: Mapping[str, Any]) -> Callable[[], Any]:
+    """A function building a fresh `name` component with `params`, checked once now.
+
+    `name` is matched case-insensitively against :func:`detector_names`; with ``"Monitor"``,
+    plain keys go to its default detector and ``threshold.KEY`` to its default threshold.
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown name or parameter, or a value the component rejects.
+
+    Examples
+    --------
+    >>> build_factory("monitor", {"threshold.value": 0.99})().threshold_
+    FixedThreshold(value=0.99)
+    >>> build_factory("Nope", {})
+    Traceback (most recent call last):
+    ...
+    oddwatch.errors.InvalidParameterError: unknown detector 'Nope'; choose one of: ...
+    """
+    from oddwatch import Monitor
+    from oddwatch.persist import registered_kinds
+
+    names = {n.lower(): n for n in detector_names()}
+    if name.lower() not in names:
+        raise InvalidParameterError(
+            f"unknown detector {name!r}; choose one of: {', '.join(names.values())}."
+        )
+    canonical = names[name.lower()]
+    factory: Callable[[], Any]
+    if canonical == MONITOR:
+        default = Monitor()
+        detector_cls, threshold_cls = type(default.detector_), type(default.threshold_)
+        prefix = "threshold."
+        detector_params = {k: v for k, v in params.items() if not k.startswith(prefix)}
+        threshold_params = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+        _check_keys(detector_cls, detector_params, f"the Monitor's {detector_cls.__name__}")
+        _check_keys(
+            threshold_cls, threshold_params, f"the Monitor's {threshold_cls.__name__}", prefix
+        )
+
+        def factory() -> Any:
+            return Monitor(
+                detector=detector_cls(**detector_params),
+                threshold=threshold_cls(**threshold_params),
+            )
+    else:
+        cls = registered_kinds()[canonical]
+        _check_keys(cls, params, canonical)
+
+        def factory() -> Any:
+            return cls(**params)
+
+    try:
+        factory()
+    except TypeError as exc:  # a value of the wrong kind that validation let through
+        raise InvalidParameterError(
+            f"cannot build {canonical} from {dict(params)}: {exc}."
+        ) from None
+    return factory
+
+
+class _Progress:
+    """``[#####.....] 23/58 key`` on a terminal, one line per file when verbose, else nothing."""
+
+    def __init__(self, stream: TextIO, verbose: bool) -> None:
+        self.stream = stream
+        self.verbose = verbose
+        self.bar = not verbose and stream.isatty()
+        self.width = 0
+
+    def __call__(self, done: int, total: int, key: str) -> None:
+        if self.verbose:
+            print(f"{done}/{total} {key}", file=self.stream, flush=True)
+        elif self.bar:
+            filled = round(_BAR_WIDTH * done / max(total, 1))
+            line = f"[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {done}/{total} {key}"
+            self.stream.write("\r" + line.ljust(self.width))
+            self.stream.flush()
+            self.width = max(self.width, len(line))
+
+    def close(self) -> None:
+        if self.bar and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def _number(x: float) -> float | None:
+    """`x` for JSON: nan (a profile without windows) becomes null."""
+    return None if math.isnan(x) else x
+
+
+def _neighbours(score: float, profile: str) -> dict[str, Any]:
+    """Rank on the published scoreboard and the entries just above and below."""
+    from oddwatch.evaluate import SCOREBOARD, rank_on_scoreboard
+
+    if math.isnan(score):
+        return {"rank": None, "of": None, "above": None, "below": None}
+    published = sorted(
+        ((p, name) for name, entry in SCOREBOARD.items() if (p := entry[profile]) is not None),
+        reverse=True,
+    )
+    rank = rank_on_scoreboard(score, profile)
+    above = published[rank - 2] if rank >= 2 else None
+    below = published[rank - 1] if rank - 1 < len(published) else None
+    return {
+        "rank": rank,
+        "of": len(published) + 1,
+        "above": None if above is None else {"name": above[1], "score": above[0]},
+        "below": None if below is None else {"name": below[1], "score": below[0]},
+    }
+
+
+def _run_nab(args: argparse.Namespace) -> int:
+    from oddwatch.evaluate import default_nab_dir, load_corpus, run_nab, write_results
+
+    started = time.perf_counter()
+    params = parse_params(args.param)
+    factory = build_factory(args.detector, params)
+    detector = next(n for n in detector_names() if n.lower() == args.detector.lower())
+    data = Path(args.data) if args.data else default_nab_dir()
+    if data is None:
+        raise InvalidParameterError(
+            "no NAB corpus found; pass --data DIR pointing at a NAB checkout (data/ and "
+            "labels/) or set ODDWATCH_NAB_DIR."
+        )
+    corpus = load_corpus(data, args.windows)
+    if not corpus.files:
+        raise InvalidParameterError(f"{data}/labels/{args.windows} lists no files; nothing to run.")
+    loaded = time.perf_counter()
+    progress = _Progress(sys.stderr, args.verbose)
+    try:
+        result = run_nab(corpus, factory, progress=progress)
+    finally:
+        progress.close()
+    ran = time.perf_counter()
+    optimised, own = result.optimised, result.own_flags
+    events = result.event_metrics
+    scored = time.perf_counter()
+    if args.out:
+        try:
+            write_results(args.out, detector, corpus, result.scores)
+        except OSError as exc:
+            raise InvalidParameterError(
+                f"cannot write results under {args.out!r}: {exc}. Check the --out path."
+            ) from None
+    n_rows = sum(f.n_rows for f in corpus.files.values())
+    summary: dict[str, Any] = {
+        "detector": detector,
+        "params": params,
+        "data": str(data),
+        "files": len(corpus.files),
+        "rows": n_rows,
+        "windows": corpus.n_windows,
+        **{name: _number(r.score) for name, r in optimised.profiles.items()},
+        "thresholds": {name: r.threshold for name, r in optimised.profiles.items()},
+        "scoreboard": {name: _neighbours(r.score, name) for name, r in optimised.profiles.items()},
+        "flags": None if own is None else {k: _number(v) for k, v in own.scores.items()},
+        "events": {
+            "from": "own flags" if result.flags is not None else "optimised standard threshold",
+            **{k: _number(v) for k, v in events.as_dict().items()},
+        },
+        "squashed": result.squashed,
+        "out": None if not args.out else str(Path(args.out) / detector),
+        "load_seconds": round(loaded - started, 3),
+        "run_seconds": round(result.total_seconds, 3),
+        "score_seconds": round(scored - ran, 3),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_table(summary, sys.stdout)
+    return 0
+
+
+def _print_table(s: dict[str, Any], out: TextIO) -> None:
+    def fmt(x: float | None, spec: str = "8.2f") -> str:
+        return "n/a".rjust(int(spec.split(".")[0])) if x is None else format(x, spec)
+
+    print(
+        f"NAB v1.1: {s['files']} files, {s['rows']:,} rows, {s['windows']} windows ({s['data']})\n"
+        f"detector: {s['detector']} {json.dumps(s['params']) if s['params'] else '(defaults)'}"
+        f"{'; scores mapped by s/(1+s)' if s['squashed'] else ''}\n",
+        file=out,
+    )
+    own = s["flags"]
+    print(
+        f"{'profile':<20} {'optimised':>9} {'threshold':>9} {'rank':>7} {'own flags':>9}", file=out
+    )
+    for name, threshold in s["thresholds"].items():
+        board = s["scoreboard"][name]
+        rank = "n/a" if board["rank"] is None else f"{board['rank']}/{board['of']}"
+        flags = "-".rjust(9) if own is None else fmt(own[name], "9.2f")
+        print(f"{name:<20} {fmt(s[name], '9.2f')} {threshold:9.4f} {rank:>7} {flags}", file=out)
+    print("\non the published scoreboard (optimised score):", file=out)
+    for name, board in s["scoreboard"].items():
+        if board["rank"] is None:
+            continue
+        above, below = board["above"], board["below"]
+        around = [] if above is None else [f"below {above['name']} ({above['score']:.2f})"]
+        if below is not None:
+            side = "tied with" if below["score"] == s[name] else "above"
+            around.append(f"{side} {below['name']} ({below['score']:.2f})")
+        print(
+            f"  {name:<20} rank {board['rank']:>2} of {board['of']}: {', '.join(around)}", file=out
+        )
+    e = s["events"]
+    delay = "n/a" if e["mean_delay"] is None else f"{e['mean_delay']:.1f} rows"
+    print(
+        f"\nwindows caught ({e['from']}, scored rows): {e['n_detected_events']}/{e['n_events']}; "
+        f"{e['n_flags']:,} flags, precision {e['precision']:.3f}, recall {e['recall']:.3f}, "
+        f"F1 {e['f1']:.3f}, mean delay {delay}",
+        file=out,
+    )
+    rate = s["rows"] / max(s["run_seconds"], 1e-9)
+    print(
+        f"time: {s['seconds']:.2f} s (load {s['load_seconds']:.2f} s, detector "
+        f"{s['run_seconds']:.2f} s = {rate:,.0f} rows/s, scoring {s['score_seconds']:.2f} s)",
+        file=out,
+    )
+    if s["out"]:
+        print(f"results: {s['out']}{os.sep}<category>{os.sep}{s['detector']}_<file>.csv", file=out)
+
+
+_BENCHMARKS: dict[str, Callable[[argparse.Namespace], int]] = {"nab": _run_nab}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen benchmark; returns the exit code (0).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> run(parser.parse_args(["nab", "--param", "window_size"]))
+    Traceback (most recent call last):
+    ...
+    oddwatch.errors.InvalidParameterError: --param must be KEY=VALUE, e.g. --param
+    window_size=50; got 'window_size'.
+    """
+    return _BENCHMARKS[args.benchmark](args)

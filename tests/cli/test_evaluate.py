@@ -1,0 +1,200 @@
+"""Tests of ``oddwatch evaluate nab``, in process, on small synthetic NAB corpora."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oddwatch import Monitor
+from oddwatch.cli import main as cli_main
+from oddwatch.cli.commands import evaluate
+from oddwatch.evaluate import load_corpus, load_results_dir, run_nab, score_corpus
+
+T0 = np.datetime64("2021-03-01T00:00:00", "s")
+STEP = np.timedelta64(5, "m")
+
+
+def stamp(row: int) -> str:
+    return str(T0 + row * STEP).replace("T", " ")
+
+
+def write_corpus(root: Path, n: int = 500) -> Path:
+    """Two seasonal files with a spike inside one window each, in NAB's layout."""
+    labels = {}
+    for i, (key, spike) in enumerate([("alpha/a.csv", 300), ("beta/b.csv", 420)]):
+        rng = np.random.default_rng(i)
+        xs = 20 + 5 * np.sin(np.arange(n) * 2 * np.pi / 48) + rng.normal(0, 0.5, n)
+        xs[spike] += 20
+        path = root / "data" / key
+        path.parent.mkdir(parents=True)
+        path.write_text(
+            "timestamp,value\n" + "".join(f"{stamp(r)},{x}\n" for r, x in enumerate(xs))
+        )
+        labels[key] = [[stamp(spike - 10) + ".000000", stamp(spike + 9) + ".000000"]]
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+    return root
+
+
+@pytest.fixture
+def nab_dir(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "nab")
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """``main`` with only the evaluate command, so other commands' state cannot interfere."""
+    monkeypatch.setattr(cli_main, "_command_modules", lambda: [evaluate])
+    return cli_main.main
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_json_last_line_has_the_three_profiles_and_matches_the_library(cli, nab_dir, capsys):
+    assert cli(["evaluate", "nab", "--data", str(nab_dir), "--json"]) == 0
+    result = last_json(capsys.readouterr().out)
+    assert {"standard", "reward_low_FP_rate", "reward_low_FN_rate", "flags", "seconds"} <= set(
+        result
+    )
+    run = run_nab(load_corpus(nab_dir), Monitor)
+    for profile, score in run.optimised.scores.items():
+        assert result[profile] == pytest.approx(score)
+        assert result["flags"][profile] == pytest.approx(run.own_flags.scores[profile])
+    assert result["detector"] == "Monitor" and result["files"] == 2 and result["windows"] == 2
+    assert result["events"]["n_events"] == 2 and result["events"]["from"] == "own flags"
+    assert result["scoreboard"]["standard"]["of"] == 15
+
+
+def test_a_detector_with_params_has_no_own_flags(cli, nab_dir, capsys):
+    argv = ["evaluate", "nab", "--data", str(nab_dir), "--detector", "rollingzscore"]
+    assert cli([*argv, "--param", "window_size=30", "--json"]) == 0
+    result = last_json(capsys.readouterr().out)
+    assert result["detector"] == "RollingZScore" and result["params"] == {"window_size": 30}
+    assert result["flags"] is None and result["squashed"] is True
+    assert result["events"]["from"] == "optimised standard threshold"
+
+
+def test_monitor_params_reach_its_detector_and_threshold(cli, nab_dir, capsys):
+    argv = ["evaluate", "nab", "--data", str(nab_dir), "--json", "--param", "smoothing=4"]
+    assert cli(argv) == 0
+    default = last_json(capsys.readouterr().out)
+    assert cli([*argv, "--param", "threshold.value=0.5"]) == 0
+    looser = last_json(capsys.readouterr().out)
+    assert looser["params"] == {"smoothing": 4, "threshold.value": 0.5}
+    assert looser["events"]["n_flags"] > default["events"]["n_flags"]
+
+
+def test_table_shows_scores_ranks_and_neighbours(cli, nab_dir, capsys):
+    assert cli(["evaluate", "nab", "--data", str(nab_dir)]) == 0
+    out = capsys.readouterr().out
+    for text in ("standard", "reward_low_FP_rate", "own flags", "rank", "windows caught"):
+        assert text in out
+    assert "on the published scoreboard" in out and "time:" in out
+
+
+def test_results_layout_reads_back_and_scores_identically(cli, nab_dir, tmp_path, capsys):
+    out_dir = tmp_path / "results"
+    argv = ["evaluate", "nab", "--data", str(nab_dir), "--out", str(out_dir), "--json"]
+    assert cli(argv) == 0
+    result = last_json(capsys.readouterr().out)
+    path = out_dir / "Monitor" / "alpha" / "Monitor_a.csv"
+    assert path.read_text().splitlines()[0] == "timestamp,value,anomaly_score,label"
+    corpus = load_corpus(nab_dir)
+    scores = load_results_dir(out_dir, "Monitor", corpus)
+    assert score_corpus(corpus, scores).scores["standard"] == pytest.approx(result["standard"])
+
+
+def test_default_data_dir_comes_from_the_environment(cli, nab_dir, monkeypatch, capsys):
+    monkeypatch.setenv("ODDWATCH_NAB_DIR", str(nab_dir))
+    assert cli(["evaluate", "nab", "--json"]) == 0
+    assert last_json(capsys.readouterr().out)["data"] == str(nab_dir)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--detector", "Nope"], "unknown detector 'Nope'; choose one of: "),
+        (["--param", "bogus=1"], "unknown parameter 'bogus' for the Monitor's SeasonalDetector"),
+        (["--param", "threshold.bogus=1"], "valid: threshold.value."),
+        (["--detector", "RollingZScore", "--param", "window_size=1"], "must be an int >= 2"),
+        (["--param", "smoothing"], "--param must be KEY=VALUE"),
+    ],
+)
+def test_bad_detector_or_param_is_a_one_line_usage_error(cli, nab_dir, capsys, argv, message):
+    assert cli(["evaluate", "nab", "--data", str(nab_dir), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ") and message in captured.err
+    assert captured.err.count("\n") == 1
+    if "unknown detector" in message:
+        assert "Monitor" in captured.err and "RollingZScore" in captured.err
+
+
+def test_missing_corpus_is_a_usage_error(cli, tmp_path, capsys):
+    assert cli(["evaluate", "nab", "--data", str(tmp_path / "absent")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "--data DIR" in err
+
+
+def test_malformed_corpus_is_a_usage_error(cli, nab_dir, capsys):
+    (nab_dir / "data" / "beta" / "b.csv").write_text("timestamp,value\n2021-03-01 00:00:00,x\n")
+    assert cli(["evaluate", "nab", "--data", str(nab_dir)]) == 2
+    assert "b.csv line 2: 'x' is not a valid float64" in capsys.readouterr().err
+
+
+def test_missing_benchmark_is_a_usage_error(cli, capsys):
+    assert cli(["evaluate"]) == 2
+    assert "BENCHMARK" in capsys.readouterr().err
+
+
+def test_progress_is_silent_off_a_terminal_and_one_line_per_file_when_verbose(cli, nab_dir, capsys):
+    assert cli(["evaluate", "nab", "--data", str(nab_dir), "--json"]) == 0
+    assert capsys.readouterr().err == ""
+    assert cli(["evaluate", "nab", "--data", str(nab_dir), "--json", "--verbose"]) == 0
+    assert capsys.readouterr().err.splitlines() == ["1/2 alpha/a.csv", "2/2 beta/b.csv"]
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = evaluate._Progress(stream, verbose=False)
+    progress(1, 4, "x/a.csv")
+    progress(4, 4, "x/b.csv")
+    progress.close()
+    text = stream.getvalue()
+    assert "\r[#####...............] 1/4 x/a.csv" in text
+    assert "\r[####################] 4/4 x/b.csv" in text
+    assert text.endswith("\r")
+
+
+def test_parse_params_reads_json_literals_else_text() -> None:
+    assert evaluate.parse_params(["a=1", "b=2.5", "c=false", "d=null", "e=abc", "f=[1, 2]"]) == {
+        "a": 1,
+        "b": 2.5,
+        "c": False,
+        "d": None,
+        "e": "abc",
+        "f": (1, 2),
+    }
+
+
+def test_detector_names_are_registered_detectors_plus_monitor() -> None:
+    names = evaluate.detector_names()
+    assert "Monitor" in names and "SeasonalDetector" in names
+    assert "FixedThreshold" not in names and "KeyedMonitor" not in names
+
+
+def test_through_the_real_entry_point(nab_dir, capsys):
+    pytest.importorskip("oddwatch.cli.commands.detect")
+    pytest.importorskip("oddwatch.cli.commands.fit")
+    assert cli_main.main(["evaluate", "nab", "--data", str(nab_dir), "--json"]) == 0
+    assert "standard" in last_json(capsys.readouterr().out)
