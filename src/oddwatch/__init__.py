@@ -4,16 +4,33 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from oddwatch.detectors import RollingZScore, SeasonalDetector  # noqa: E402
+from oddwatch.detectors import (  # noqa: E402
+    CalibratedSurpriseDetector,
+    HalfSpaceTrees,
+    IsolationForest,
+    RollingMADZScore,
+    RollingZScore,
+    SeasonalDetector,
+)
+from oddwatch.keyed import KeyedMonitor, KeyedResult  # noqa: E402
 from oddwatch.monitor import Monitor, MonitorResult, Verdict  # noqa: E402
 from oddwatch.persist import load  # noqa: E402
-from oddwatch.thresholds import FixedThreshold  # noqa: E402
+from oddwatch.thresholds import DSPOT, SPOT, FixedThreshold, QuantileThreshold  # noqa: E402
 
 __all__ = [
+    "CalibratedSurpriseDetector",
+    "DSPOT",
     "FixedThreshold",
+    "HalfSpaceTrees",
+    "IsolationForest",
+    "KeyedMonitor",
+    "KeyedResult",
     "Monitor",
     "MonitorResult",
+    "QuantileThreshold",
+    "RollingMADZScore",
     "RollingZScore",
+    "SPOT",
     "SeasonalDetector",
     "Verdict",
     "__version__",
