@@ -1,0 +1,63 @@
+"""Output records as CSV with a header line; missing numbers are empty fields.
+
+Examples
+--------
+>>> import io
+>>> import numpy as np
+>>> from oddwatch.sinks._base import OutputBatch
+>>> out = io.BytesIO()
+>>> with CsvSink(out) as sink:
+...     sink.write(OutputBatch(seq=np.array([4]), value=np.array([90.0]), score=np.array([1.0]),
+...                            threshold=np.array([np.nan]), is_anomaly=np.array([True]),
+...                            reason=["90 is high, very"], key=np.array(["web-1"])))
+>>> print(out.getvalue().decode(), end="")
+seq,key,timestamp,value,score,is_anomaly,threshold,reason
+4,web-1,,90.0,1.0,true,,"90 is high, very"
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from oddwatch.sinks._base import FIELDS, FileSink, OutputBatch, assemble
+from oddwatch.sinks.jsonl import json_numbers
+
+__all__ = ["CsvSink"]
+
+
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+
+
+def _quoted(texts: list[str]) -> list[str]:
+    """CSV fields: quoted (quotes doubled) only when they hold a comma, quote or newline."""
+    if _NEEDS_QUOTES.search("".join(texts)) is None:
+        return texts
+    return ['"' + t.replace('"', '""') + '"' if _NEEDS_QUOTES.search(t) else t for t in texts]
+
+
+class CsvSink(FileSink):
+    """Write output records as CSV to a file or stdout (see :class:`FileSink`)."""
+
+    def _header(self) -> bytes:
+        return (",".join(FIELDS) + "\n").encode()
+
+    def _encode(self, batch: OutputBatch) -> bytes:
+        n = len(batch)
+        blank = [""] * n
+        columns = [
+            list(map(str, batch.seq.tolist())),
+            blank if batch.key is None else _quoted(batch.key.tolist()),
+            blank if batch.timestamp is None else _quoted(batch.timestamp),
+            json_numbers(batch.value, ""),
+            json_numbers(batch.score, ""),
+            np.where(batch.is_anomaly, "true", "false").tolist(),
+            json_numbers(batch.threshold, ""),
+            _quoted(batch.reason),
+        ]
+        parts: list[str | list[str]] = []
+        for column in columns:
+            parts += [column, ","]
+        parts[-1] = "\n"
+        return assemble(parts, n).encode("utf-8", errors="replace")

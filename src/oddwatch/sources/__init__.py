@@ -1,0 +1,51 @@
+"""Where points come from: simulated streams, CSV and JSON Lines files, stdin, followed files.
+
+Examples
+--------
+>>> from oddwatch.sources import simulate
+>>> len(simulate(n_points=10))
+10
+"""
+
+from __future__ import annotations
+
+from oddwatch.sources._base import LineBlock, Records, Source, read_blocks
+from oddwatch.sources.csv import CsvParser
+from oddwatch.sources.files import FileSource
+from oddwatch.sources.follow import FollowReader
+from oddwatch.sources.jsonl import JsonlParser
+from oddwatch.sources.records import PROBLEMS, RateLimiter, Validator
+from oddwatch.sources.simulate import (
+    ANOMALY_KINDS,
+    AnomalyEvent,
+    SimulatedPoint,
+    Simulation,
+    SimulationConfig,
+    iter_points,
+    simulate,
+    write_csv,
+    write_jsonl,
+)
+
+__all__ = [
+    "ANOMALY_KINDS",
+    "AnomalyEvent",
+    "CsvParser",
+    "FileSource",
+    "FollowReader",
+    "JsonlParser",
+    "LineBlock",
+    "PROBLEMS",
+    "RateLimiter",
+    "Records",
+    "SimulatedPoint",
+    "Simulation",
+    "SimulationConfig",
+    "Source",
+    "Validator",
+    "iter_points",
+    "read_blocks",
+    "simulate",
+    "write_csv",
+    "write_jsonl",
+]
