@@ -1,0 +1,106 @@
+"""Monitor: invalid-value policies with counts, verdicts and reasons, parameter checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from oddwatch import FixedThreshold, Monitor, RollingZScore, SeasonalDetector
+from oddwatch.errors import InvalidInputError, InvalidParameterError
+
+
+def _stream(n=400, seed=0):
+    return np.random.default_rng(seed).normal(10.0, 1.0, n)
+
+
+def test_raise_policy_names_the_value_and_index():
+    xs = list(_stream(10))
+    xs[4] = "oops"
+    with pytest.raises(InvalidInputError, match=r"Monitor got 'oops' at index 4; .*on_invalid"):
+        Monitor().update_many(xs)
+
+
+@pytest.mark.parametrize("policy", ["skip", "flag"])
+def test_skip_and_flag_never_learn_invalid_points_and_count_them(policy):
+    xs = _stream()
+    dirty = list(xs)
+    for i in (50, 51, 300):
+        dirty[i] = [float("nan"), None, "abc"][i % 3]
+    mon = Monitor(on_invalid=policy)
+    result = mon.update_many(dirty)
+    clean = Monitor().update_many(np.delete(xs, [50, 51, 300]))
+    valid = ~result.is_invalid
+    assert np.array_equal(result.score[valid], clean.score, equal_nan=True)
+    assert list(np.flatnonzero(result.is_invalid)) == [50, 51, 300]
+    assert np.isnan(result.score[[50, 51, 300]]).all()
+    assert result.is_anomaly[[50, 51, 300]].all() == (policy == "flag")
+    counted = mon.n_invalid_flagged_ if policy == "flag" else mon.n_skipped_
+    assert counted == 3 and mon.n_seen_ == len(xs)
+    if policy == "flag":
+        assert result.reason(50) == "missing value"
+
+
+def test_update_matches_update_many_and_returns_a_verdict():
+    xs = _stream()
+    xs[333] = 30.0
+    one = Monitor()
+    verdicts = [one.update(x) for x in xs]
+    many = Monitor().update_many(xs)
+    assert [v.is_anomaly for v in verdicts] == list(many.is_anomaly)
+    assert np.array_equal([v.score for v in verdicts], many.score, equal_nan=True)
+    spike = verdicts[333]
+    assert spike.is_anomaly and spike.value == 30.0 and spike.threshold == 0.8
+    assert spike.reason.startswith("30 is ") and "sd above the expected" in spike.reason
+
+
+def test_reason_for_a_detector_without_forecast_quotes_score_and_threshold():
+    xs = _stream()
+    xs[200] = 40.0
+    mon = Monitor(detector=RollingZScore(window_size=20), threshold=FixedThreshold(6.0))
+    result = mon.update_many(xs)
+    assert result.is_anomaly[200]
+    assert result.reason(200).startswith("score ") and "above the threshold 6" in result.reason(200)
+    assert result.reason(0) == ""
+
+
+def test_stuck_value_reason():
+    xs = _stream(600)
+    xs[500:530] = xs[499]
+    result = Monitor().update_many(xs)
+    flagged = np.flatnonzero(result.is_anomaly[500:530])
+    assert flagged.size >= 1
+    assert result.reason(500 + int(flagged[0])).endswith("has stopped changing (stuck value)")
+
+
+def test_no_flags_during_warmup():
+    xs = _stream(60)
+    xs[10] = 1000.0
+    result = Monitor().update_many(xs)
+    assert not result.is_anomaly.any() and np.isnan(result.score[:60]).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"on_invalid": "ignore"}, "`on_invalid` of Monitor must be one of 'raise', 'skip', 'flag'"),
+        ({"detector": "seasonal"}, "`detector` of Monitor must be an oddwatch Detector"),
+        ({"threshold": 0.5}, "`threshold` of Monitor must be an oddwatch Threshold"),
+    ],
+)
+def test_bad_parameters(kwargs, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        Monitor(**kwargs)
+
+
+def test_wrong_shape_is_refused():
+    with pytest.raises(InvalidInputError, match=r"shape \(2, 2\)"):
+        Monitor().update_many(np.ones((2, 2)))
+
+
+def test_default_components_and_clone():
+    mon = Monitor()
+    assert isinstance(mon.detector_, SeasonalDetector)
+    assert mon.threshold_.value == 0.8
+    mon.update_many(_stream())
+    fresh = mon.clone()
+    assert fresh.n_seen_ == 0 and fresh.detector_.n_seen_ == 0

@@ -1,0 +1,163 @@
+"""Checkpoint files: round trip, and every kind of bad file refused with a clear message."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import oddwatch
+from oddwatch import FixedThreshold, Monitor, RollingZScore, SeasonalDetector
+from oddwatch.errors import CheckpointError
+from oddwatch.persist import FORMAT_VERSION, load_with_extra, read_meta, save
+
+
+@pytest.fixture()
+def trained(tmp_path):
+    monitor = Monitor(detector=SeasonalDetector(max_season_length=32), threshold=FixedThreshold(0.7))
+    monitor.update_many(np.sin(np.arange(500) / 3.0) * 5 + 20)
+    path = tmp_path / "model.oddwatch"
+    monitor.save(path)
+    return monitor, path
+
+
+def _rewrite(path, meta=None, drop=None, extra_member=None):
+    """Copy the zip at `path` with a changed meta.json and/or a member dropped or added."""
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    if meta is not None:
+        members["meta.json"] = json.dumps(meta).encode()
+    if drop is not None:
+        del members[drop]
+    if extra_member is not None:
+        members[extra_member[0]] = extra_member[1]
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def test_round_trip_continues_bit_identically_and_keeps_params(trained):
+    monitor, path = trained
+    restored = oddwatch.load(path)
+    assert isinstance(restored, Monitor)
+    assert restored.get_params()["threshold"].value == 0.7
+    xs = np.cos(np.arange(300) / 7.0) * 5 + 21
+    a, b = monitor.update_many(xs), restored.update_many(xs)
+    assert np.array_equal(a.score, b.score, equal_nan=True)
+    assert np.array_equal(a.is_anomaly, b.is_anomaly)
+
+
+def test_extra_metadata_round_trips(tmp_path):
+    det = RollingZScore(window_size=4)
+    det.update_many([1.0, 2.0, 3.0, 2.0, 4.0])
+    save(det, tmp_path / "d", extra={"offset": 42, "file": "x.csv"})
+    restored, extra = load_with_extra(tmp_path / "d")
+    assert extra == {"offset": 42, "file": "x.csv"}
+    assert restored.update(10.0) == det.update(10.0)
+
+
+def test_the_file_is_a_zip_of_json_and_npy_without_pickles(trained):
+    _, path = trained
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        meta = json.loads(zf.read("meta.json"))
+    assert names[0] == "meta.json"
+    assert all(n == "meta.json" or (n.startswith("state/") and n.endswith(".npy")) for n in names)
+    assert meta["format"] == "oddwatch.checkpoint" and meta["version"] == FORMAT_VERSION
+    assert meta["kind"] == "Monitor" and meta["library"] == oddwatch.__version__
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no such file"):
+        oddwatch.load(tmp_path / "nope")
+
+
+def test_truncated_file_is_refused(trained):
+    _, path = trained
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"model\.oddwatch: not an oddwatch checkpoint \(corrupt"):
+        oddwatch.load(path)
+
+
+def test_foreign_zip_and_foreign_json_are_refused(tmp_path):
+    path = tmp_path / "foreign.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    with pytest.raises(CheckpointError, match="no meta.json"):
+        oddwatch.load(path)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("meta.json", json.dumps({"format": "something-else"}))
+    with pytest.raises(CheckpointError, match="format is not 'oddwatch.checkpoint'"):
+        oddwatch.load(path)
+    text = tmp_path / "text.txt"
+    text.write_text("not a zip")
+    with pytest.raises(CheckpointError, match="text.txt: not an oddwatch checkpoint"):
+        oddwatch.load(text)
+
+
+def test_newer_version_names_both_versions(trained):
+    _, path = trained
+    meta, _ = read_meta(path)
+    _rewrite(path, meta={**meta, "version": FORMAT_VERSION + 1, "library": "9.0.0"})
+    with pytest.raises(CheckpointError, match=r"version 2 \(written by oddwatch 9\.0\.0\).*reads version 1"):
+        oddwatch.load(path)
+
+
+def test_flipped_byte_fails_the_checksum(trained):
+    _, path = trained
+    with zipfile.ZipFile(path) as zf:
+        name = next(n for n in zf.namelist() if n.startswith("state/detector.profile"))
+        raw = bytearray(zf.read(name))
+    raw[-1] ^= 0xFF
+    _rewrite(path, drop=name, extra_member=(name, bytes(raw)))
+    with pytest.raises(CheckpointError, match="fails its checksum"):
+        oddwatch.load(path)
+
+
+def test_unknown_kind_is_refused_without_importing_anything(trained):
+    _, path = trained
+    meta, _ = read_meta(path)
+    _rewrite(path, meta={**meta, "kind": "os.system"})
+    with pytest.raises(CheckpointError, match="unknown component kind 'os.system'; known kinds:"):
+        oddwatch.load(path)
+
+
+def test_missing_state_array_is_named(trained):
+    _, path = trained
+    meta, _ = read_meta(path)
+    del meta["arrays"]["detector.profile"]
+    _rewrite(path, meta=meta, drop="state/detector.profile.npy")
+    with pytest.raises(CheckpointError, match=r"missing \['detector.profile'\]"):
+        oddwatch.load(path)
+
+
+def test_wrong_shape_is_named(trained):
+    _, path = trained
+    other = Monitor(detector=SeasonalDetector(max_season_length=64))
+    state = other.get_state()
+    with pytest.raises(CheckpointError, match=r"`detector.history` of Monitor must have shape \(64,\)"):
+        oddwatch.load(path).set_state(state)
+
+
+def test_pickled_array_is_refused(trained):
+    _, path = trained
+    import io
+    import pickle
+
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    meta, _ = read_meta(path)
+    name = "state/monitor.counters.npy"
+    _rewrite(path, drop=name, extra_member=(name, buf.getvalue()))
+    with pytest.raises(CheckpointError, match="`monitor.counters` is unreadable"):
+        oddwatch.load(path)
+    assert pickle  # the module was only needed to build the hostile payload
+
+
+def test_save_is_atomic_and_leaves_no_temporary_file(trained):
+    monitor, path = trained
+    monitor.save(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.oddwatch"]
