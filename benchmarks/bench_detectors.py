@@ -111,8 +111,9 @@ def main() -> None:
     ours_prefix_f1 = best_f1(labels[:prefix], iforest.update_many(values[:prefix]))
 
     lines = [
-        f"Simulated stream: {len(values):,} points (seed 1), {platform.processor() or platform.machine()}, "
-        f"{platform.python_version()}. Event F1 with tolerance {TOLERANCE}, best threshold in hindsight.",
+        f"Simulated stream: {len(values):,} points (seed 1), "
+        f"{platform.processor() or platform.machine()}, {platform.python_version()}. "
+        f"Event F1 with tolerance {TOLERANCE}, best threshold in hindsight.",
         "",
         "| detector | update_many points/s | update loop points/s | x River HST (loop) "
         "| x spec approach (loop) | state bytes | best F1 |",
@@ -129,7 +130,8 @@ def main() -> None:
                  f"{prefix} points) | - | {spec_speed:,.1f} | - | 1 | - | {spec_f1:.3f} |")
     lines += [
         "",
-        f"Default `Monitor()` own flags (no oracle), event F1 on the whole stream: {monitor_f1:.3f}.",
+        "Default `Monitor()` own flags (no oracle), event F1 on the whole stream: "
+        f"{monitor_f1:.3f}.",
         f"On the first {prefix} points, best F1: spec approach {spec_f1:.3f}, "
         f"`IsolationForest()` {ours_prefix_f1:.3f}.",
     ]

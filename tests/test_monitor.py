@@ -82,7 +82,10 @@ def test_no_flags_during_warmup():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"on_invalid": "ignore"}, "`on_invalid` of Monitor must be one of 'raise', 'skip', 'flag'"),
+        (
+            {"on_invalid": "ignore"},
+            "`on_invalid` of Monitor must be one of 'raise', 'skip', 'flag'",
+        ),
         ({"detector": "seasonal"}, "`detector` of Monitor must be an oddwatch Detector"),
         ({"threshold": 0.5}, "`threshold` of Monitor must be an oddwatch Threshold"),
     ],

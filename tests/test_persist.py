@@ -16,7 +16,9 @@ from oddwatch.persist import FORMAT_VERSION, load_with_extra, read_meta, save
 
 @pytest.fixture()
 def trained(tmp_path):
-    monitor = Monitor(detector=SeasonalDetector(max_season_length=32), threshold=FixedThreshold(0.7))
+    monitor = Monitor(
+        detector=SeasonalDetector(max_season_length=32), threshold=FixedThreshold(0.7)
+    )
     monitor.update_many(np.sin(np.arange(500) / 3.0) * 5 + 20)
     path = tmp_path / "model.oddwatch"
     monitor.save(path)
@@ -78,7 +80,8 @@ def test_truncated_file_is_refused(trained):
     _, path = trained
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"model\.oddwatch: not an oddwatch checkpoint \(corrupt"):
+    message = r"model\.oddwatch: not an oddwatch checkpoint \(corrupt"
+    with pytest.raises(CheckpointError, match=message):
         oddwatch.load(path)
 
 
@@ -102,7 +105,8 @@ def test_newer_version_names_both_versions(trained):
     _, path = trained
     meta, _ = read_meta(path)
     _rewrite(path, meta={**meta, "version": FORMAT_VERSION + 1, "library": "9.0.0"})
-    with pytest.raises(CheckpointError, match=r"version 2 \(written by oddwatch 9\.0\.0\).*reads version 1"):
+    message = r"version 2 \(written by oddwatch 9\.0\.0\).*reads version 1"
+    with pytest.raises(CheckpointError, match=message):
         oddwatch.load(path)
 
 
@@ -138,7 +142,8 @@ def test_wrong_shape_is_named(trained):
     _, path = trained
     other = Monitor(detector=SeasonalDetector(max_season_length=64))
     state = other.get_state()
-    with pytest.raises(CheckpointError, match=r"`detector.history` of Monitor must have shape \(64,\)"):
+    message = r"`detector.history` of Monitor must have shape \(64,\)"
+    with pytest.raises(CheckpointError, match=message):
         oddwatch.load(path).set_state(state)
 
 

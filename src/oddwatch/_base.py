@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -26,6 +26,8 @@ from oddwatch._validation import ParamSpec, as_value, as_values, check_params
 from oddwatch.errors import CheckpointError
 
 __all__ = ["Component", "KernelComponent"]
+
+_C = TypeVar("_C", bound="Component")
 
 
 class Component:
@@ -50,7 +52,7 @@ class Component:
         """Replace the learned state by ``state`` (as returned by :meth:`get_state`)."""
         raise NotImplementedError
 
-    def clone(self) -> Component:
+    def clone(self: _C) -> _C:
         """A fresh, untrained copy with the same parameters."""
         params = {
             k: v.clone() if isinstance(v, Component) else v for k, v in self.get_params().items()

@@ -2,324 +2,49 @@
 
 Per-key state is a row of preallocated arrays (struct of arrays): every state array of the
 template detector and threshold gets a leading slot dimension of ``max_keys`` rows. A batch
-is mapped to slots by a hash table that is itself a few arrays (the steady state, all keys
-known, takes a fast path), then scored by one compiled loop that calls the detector's own
-``_step`` kernel on each point's slot rows, so each key's outputs are bit for bit those of a
-standalone detector fed that key's points.
-
-Each supported detector and threshold type has a short loop below (``_*_block``): a kernel
-passed as an argument or captured in a closure defeats numba's on-disk cache (measured: a
-recompile and a new cache file in every process), so the kernel is named in the loop's code.
-The loops are generic over the number and shapes of state arrays (``_rows`` / ``_reset``).
-numba's cache does not notice when a kernel called from another module changes: after
-editing a detector's ``_step``, delete this module's cached ``keyed.*.nbi/nbc`` files.
+is mapped to slots by a hash table that is itself a few arrays (:mod:`oddwatch._keytable`;
+the steady state, all keys known, takes a fast path), then scored by one compiled loop that
+calls the detector's own ``_step`` kernel on each point's slot rows
+(:mod:`oddwatch._keyed_loops`), so each key's outputs are bit for bit those of a standalone
+detector fed that key's points.
 """
 
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
-from numba.extending import overload
 from numpy.typing import NDArray
 
 from oddwatch._base import Component, check_state
+from oddwatch._keyed_loops import DETECTOR_LOOPS, THRESHOLD_LOOPS
+from oddwatch._keytable import (
+    N_EVICTED,
+    N_FLAGGED,
+    N_KEYS,
+    N_SEEN,
+    N_SKIPPED,
+    assign,
+    by_hash,
+    hash_keys,
+    rebuild,
+    sweep_order,
+    verify_and_touch,
+)
 from oddwatch._typing import State
 from oddwatch._validation import IntParam, OptionParam, check_params
-from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.detectors import Detector, RollingZScore, SeasonalDetector, seasonal, zscore
+from oddwatch.detectors import Detector, SeasonalDetector
 from oddwatch.errors import CheckpointError, InvalidInputError, InvalidParameterError
 from oddwatch.monitor import ON_INVALID, MonitorResult, Verdict, _coerce
 from oddwatch.persist import register
-from oddwatch.thresholds import FixedThreshold, Threshold, fixed
+from oddwatch.thresholds import FixedThreshold, Threshold
 
 __all__ = ["KeyedMonitor", "KeyedResult"]
 
-# indices into the monitor's counters
-_N_SEEN, _N_SKIPPED, _N_FLAGGED, _N_EVICTED, _N_KEYS = range(5)
-_FNV_OFFSET = np.uint64(14695981039346656037)
-_FNV_PRIME = np.uint64(1099511628211)
 _SWEEP_BYTES = 16 << 20  # state size above which a batch is visited in slot order
-
-# ---------------------------------------------------------------- key table
-# ``table[slot]``: the key's code points, zero padded. ``index``: linear-probing hash table of
-# ``(slot + 1, hash)`` pairs (0 = empty bucket), at most half full. ``queue``: slots sorted by
-# last-seen time at the last sort, with that time; an entry whose slot was seen since is stale,
-# so the first fresh entry is the least recently seen slot, and an empty queue is re-sorted.
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _hash_key(codes: np.ndarray, i: int) -> np.uint64:
-    """FNV-1a over the code points of row ``i``, trailing zero padding excluded."""
-    n = codes.shape[1]
-    while n > 0 and codes[i, n - 1] == 0:
-        n -= 1
-    h = _FNV_OFFSET
-    for j in range(n):
-        h = (h ^ np.uint64(codes[i, j])) * _FNV_PRIME
-    return h ^ (h >> np.uint64(29))
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _same_key(table: np.ndarray, s: int, codes: np.ndarray, i: int) -> bool:
-    width = codes.shape[1]
-    for j in range(table.shape[1]):
-        if table[s, j] != (codes[i, j] if j < width else 0):
-            return False
-    return True
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _find(
-    index: np.ndarray, table: np.ndarray, codes: np.ndarray, i: int, h: np.uint64
-) -> np.int64:
-    """The bucket holding row ``i``'s key, or the empty bucket where it belongs."""
-    mask = index.shape[0] - 1
-    b = np.int64(h & np.uint64(mask))
-    while index[b, 0] != 0:
-        if index[b, 1] == h and _same_key(table, np.int64(index[b, 0]) - 1, codes, i):
-            break
-        b = (b + 1) & mask
-    return b
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _unindex(index: np.ndarray, table: np.ndarray, slot: int) -> None:
-    """Remove ``slot`` from the index by backward shifting (no tombstones)."""
-    mask = index.shape[0] - 1
-    hole = np.int64(_hash_key(table, slot) & np.uint64(mask))
-    while index[hole, 0] != np.uint64(slot + 1):
-        hole = (hole + 1) & mask
-    j = hole
-    while True:
-        j = (j + 1) & mask
-        if index[j, 0] == 0:
-            break
-        home = np.int64(index[j, 1] & np.uint64(mask))
-        if ((j - home) & mask) >= ((j - hole) & mask):
-            index[hole] = index[j]
-            hole = j
-    index[hole] = 0
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _least_recent(last_seen: np.ndarray, queue: np.ndarray, cursor: np.ndarray) -> int:
-    """The slot seen least recently (every slot is in use)."""
-    while True:
-        while cursor[0] < cursor[1]:
-            j = cursor[0]
-            cursor[0] += 1
-            if last_seen[queue[0, j]] == queue[1, j]:
-                return int(queue[0, j])
-        queue[0] = np.argsort(last_seen)
-        queue[1] = last_seen[queue[0]]
-        cursor[0] = 0
-        cursor[1] = last_seen.shape[0]
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _assign(
-    codes: np.ndarray,
-    hashes: np.ndarray,
-    table: np.ndarray,
-    index: np.ndarray,
-    queue: np.ndarray,
-    cursor: np.ndarray,
-    counters: np.ndarray,
-    last_seen: np.ndarray,
-    clock: int,
-    slots: np.ndarray,
-    fresh: np.ndarray,
-) -> None:
-    """Map each key to its slot in order; a new key takes a free or the least recent slot."""
-    width = codes.shape[1]
-    for i in range(codes.shape[0]):
-        b = _find(index, table, codes, i, hashes[i])
-        fresh[i] = index[b, 0] == 0
-        if fresh[i]:
-            if counters[_N_KEYS] < table.shape[0]:
-                s = counters[_N_KEYS]
-                counters[_N_KEYS] += 1
-            else:
-                s = _least_recent(last_seen, queue, cursor)
-                _unindex(index, table, s)
-                counters[_N_EVICTED] += 1
-                b = _find(index, table, codes, i, hashes[i])
-            table[s, :width] = codes[i]
-            table[s, width:] = 0
-            index[b, 0] = s + 1
-            index[b, 1] = hashes[i]
-        else:
-            s = np.int64(index[b, 0]) - 1
-        last_seen[s] = clock + i
-        slots[i] = s
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _hash_keys(codes: np.ndarray) -> np.ndarray:
-    hashes = np.empty(codes.shape[0], dtype=np.uint64)
-    for i in range(codes.shape[0]):
-        hashes[i] = _hash_key(codes, i)
-    return hashes
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _by_hash(hashes: np.ndarray, index: np.ndarray, slots: np.ndarray) -> bool:
-    """Fast path, step 1: the slot of the first entry with each hash; False if one is absent."""
-    mask = index.shape[0] - 1
-    for i in range(hashes.shape[0]):
-        b = np.int64(hashes[i] & np.uint64(mask))
-        while index[b, 1] != hashes[i]:
-            if index[b, 0] == 0:
-                return False
-            b = (b + 1) & mask
-        if index[b, 0] == 0:
-            return False
-        slots[i] = np.int64(index[b, 0]) - 1
-    return True
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _verify_and_touch(
-    codes: np.ndarray, table: np.ndarray, order: np.ndarray, slots: np.ndarray,
-    last_seen: np.ndarray, clock: int,
-) -> bool:
-    """Fast path, step 2: check every key against its slot's, in ``order``; then touch them."""
-    for i in order:
-        if not _same_key(table, slots[i], codes, i):
-            return False
-    for i in order:
-        last_seen[slots[i]] = clock + i
-    return True
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _rebuild(table: np.ndarray, n: int, index: np.ndarray) -> None:
-    """Index the keys of slots ``[0, n)``."""
-    for s in range(n):
-        h = _hash_key(table, s)
-        b = _find(index, table, table, s, h)
-        index[b, 0] = s + 1
-        index[b, 1] = h
-
-
-# ---------------------------------------------------------------- per-slot kernel calls
-
-
-def _rows(arrays: tuple[np.ndarray, ...], s: int) -> tuple[np.ndarray, ...]:
-    """Row ``s`` of every array (compiled by the overload below)."""
-    return tuple(a[s] for a in arrays)
-
-
-@overload(_rows)
-def _rows_impl(arrays: Any, s: Any) -> Any:
-    # the implementations' parameters must match this signature, annotations included
-    def last(arrays: Any, s: Any) -> Any:
-        return ()
-
-    def rows(arrays: Any, s: Any) -> Any:
-        return (arrays[0][s],) + _rows(arrays[1:], s)
-
-    return last if len(arrays) == 0 else rows
-
-
-def _reset(arrays: tuple[np.ndarray, ...], initial: tuple[np.ndarray, ...], s: int) -> None:
-    """Overwrite row ``s`` of every array with its initial value (compiled below)."""
-    for a, a0 in zip(arrays, initial, strict=True):
-        a[s] = a0
-
-
-@overload(_reset)
-def _reset_impl(arrays: Any, initial: Any, s: Any) -> Any:
-    def last(arrays: Any, initial: Any, s: Any) -> None:
-        return None
-
-    def reset(arrays: Any, initial: Any, s: Any) -> None:
-        arrays[0][s] = initial[0]
-        _reset(arrays[1:], initial[1:], s)
-
-    return last if len(arrays) == 0 else reset
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _sweep_order(slots: np.ndarray, n_slots: int) -> np.ndarray:
-    """Point indices sorted by slot, each slot's points in their order (a counting sort)."""
-    start = np.zeros(n_slots + 1, dtype=np.int64)
-    for s in slots:
-        start[s + 1] += 1
-    for s in range(n_slots):
-        start[s + 1] += start[s]
-    order = np.empty(slots.shape[0], dtype=np.int64)
-    for i in range(slots.shape[0]):
-        order[start[slots[i]]] = i
-        start[slots[i]] += 1
-    return order
-
-
-_PROFILE, _STATS, _COUNTERS = (
-    list(SeasonalDetector()._initial_state()).index(name)
-    for name in ("profile", "stats", "counters")
-)
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _seasonal_block(
-    arrays: tuple[np.ndarray, ...], initial: tuple[np.ndarray, ...], order: np.ndarray,
-    slots: np.ndarray, fresh: np.ndarray, xs: np.ndarray, out: np.ndarray, expected: np.ndarray,
-    scale: np.ndarray,
-) -> None:
-    profile, stats, counters = arrays[_PROFILE], arrays[_STATS], arrays[_COUNTERS]
-    for i in order:
-        s = slots[i]
-        if fresh[i]:
-            _reset(arrays, initial, s)
-        n = counters[s, seasonal._N_SEEN]
-        period = counters[s, seasonal._PERIOD]
-        expected[i] = stats[s, seasonal._LEVEL] + (profile[s, n % period] if period > 0 else 0.0)
-        scale[i] = math.sqrt(stats[s, seasonal._VAR])
-        out[i] = seasonal._step(*_rows(arrays, s), xs[i])
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _zscore_block(
-    arrays: tuple[np.ndarray, ...], initial: tuple[np.ndarray, ...], order: np.ndarray,
-    slots: np.ndarray, fresh: np.ndarray, xs: np.ndarray, out: np.ndarray, expected: np.ndarray,
-    scale: np.ndarray,
-) -> None:
-    for i in order:
-        s = slots[i]
-        if fresh[i]:
-            _reset(arrays, initial, s)
-        expected[i] = math.nan
-        scale[i] = math.nan
-        out[i] = zscore._step(*_rows(arrays, s), xs[i])
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _fixed_block(
-    arrays: tuple[np.ndarray, ...], initial: tuple[np.ndarray, ...], order: np.ndarray,
-    slots: np.ndarray, fresh: np.ndarray, scores: np.ndarray, out: np.ndarray,
-) -> None:
-    for i in order:
-        s = slots[i]
-        if fresh[i]:
-            _reset(arrays, initial, s)
-        out[i] = fixed._step(*_rows(arrays, s), scores[i])
-
-
-_DETECTOR_LOOPS: dict[type[Detector], Callable[..., None]] = {
-    RollingZScore: _zscore_block,
-    SeasonalDetector: _seasonal_block,
-}
-_THRESHOLD_LOOPS: dict[type[Threshold], Callable[..., None]] = {FixedThreshold: _fixed_block}
-
-
-# ---------------------------------------------------------------- the component
 
 
 @dataclass(frozen=True)
@@ -446,8 +171,8 @@ class KeyedMonitor(Component):
                                                          "on_invalid": on_invalid})
         det = SeasonalDetector(max_season_length=64) if detector is None else detector
         thr = FixedThreshold() if threshold is None else threshold
-        self._detector_loop = self._loop_for("detector", det, _DETECTOR_LOOPS)
-        self._threshold_loop = self._loop_for("threshold", thr, _THRESHOLD_LOOPS)
+        self._detector_loop = self._loop_for("detector", det, DETECTOR_LOOPS)
+        self._threshold_loop = self._loop_for("threshold", thr, THRESHOLD_LOOPS)
         self._initial = {f"detector.{k}": v for k, v in det._initial_state().items()}
         self._initial.update({f"threshold.{k}": v for k, v in thr._initial_state().items()})
         self._row_bytes = sum(a.nbytes for a in self._initial.values())
@@ -484,25 +209,25 @@ class KeyedMonitor(Component):
     @property
     def n_seen_(self) -> int:
         """Points received, valid or not."""
-        return int(self._counters[_N_SEEN])
+        return int(self._counters[N_SEEN])
 
     @property
     def n_skipped_(self) -> int:
-        return int(self._counters[_N_SKIPPED])
+        return int(self._counters[N_SKIPPED])
 
     @property
     def n_invalid_flagged_(self) -> int:
-        return int(self._counters[_N_FLAGGED])
+        return int(self._counters[N_FLAGGED])
 
     @property
     def n_evicted_(self) -> int:
         """Keys dropped to make room for a new one."""
-        return int(self._counters[_N_EVICTED])
+        return int(self._counters[N_EVICTED])
 
     @property
     def n_keys_(self) -> int:
         """Keys currently tracked."""
-        return int(self._counters[_N_KEYS])
+        return int(self._counters[N_KEYS])
 
     @property
     def keys_(self) -> list[str]:
@@ -555,10 +280,10 @@ class KeyedMonitor(Component):
             is_anomaly = score > threshold
         if self.on_invalid == "flag":
             is_anomaly |= invalid
-            self._counters[_N_FLAGGED] += n_invalid
+            self._counters[N_FLAGGED] += n_invalid
         else:
-            self._counters[_N_SKIPPED] += n_invalid
-        self._counters[_N_SEEN] += xs.shape[0]
+            self._counters[N_SKIPPED] += n_invalid
+        self._counters[N_SEEN] += xs.shape[0]
         return KeyedResult(xs, score, threshold, is_anomaly, invalid, expected, scale, names)
 
     def _slots(
@@ -577,15 +302,15 @@ class KeyedMonitor(Component):
             wider[:n, : self._table.shape[1]] = self._table[:n]
             self._table = wider
         codes = keys.view(np.uint32).reshape(keys.shape[0], width)
-        hashes = _hash_keys(codes)
+        hashes = hash_keys(codes)
         slots = np.empty(keys.shape[0], dtype=np.int64)
-        clock = self._counters[_N_SEEN] - self._counters[_N_SKIPPED] - self._counters[_N_FLAGGED]
-        if _by_hash(hashes, self._index, slots):
+        clock = self._counters[N_SEEN] - self._counters[N_SKIPPED] - self._counters[N_FLAGGED]
+        if by_hash(hashes, self._index, slots):
             order = self._order(slots)
-            if _verify_and_touch(codes, self._table, order, slots, self._last_seen, clock):
+            if verify_and_touch(codes, self._table, order, slots, self._last_seen, clock):
                 return slots, np.zeros(keys.shape[0], dtype=np.bool_), order
         fresh = np.empty(keys.shape[0], dtype=np.bool_)
-        _assign(codes, hashes, self._table, self._index, self._queue, self._cursor,
+        assign(codes, hashes, self._table, self._index, self._queue, self._cursor,
                 self._counters, self._last_seen, clock, slots, fresh)
         return slots, fresh, self._order(slots)
 
@@ -598,7 +323,7 @@ class KeyedMonitor(Component):
         """
         n_keys = self.n_keys_
         if n_keys * self._row_bytes >= _SWEEP_BYTES and 4 * slots.shape[0] >= n_keys:
-            order: NDArray[np.int64] = _sweep_order(slots, n_keys)
+            order: NDArray[np.int64] = sweep_order(slots, n_keys)
             return order
         return np.arange(slots.shape[0])
 
@@ -653,10 +378,10 @@ class KeyedMonitor(Component):
         expected.update(keys=keys, last_seen=np.empty(n, np.int64),
                         counters=np.empty(5, np.int64))
         check_state("KeyedMonitor", expected, state)
-        if n > self.max_keys or state["counters"][_N_KEYS] != n:
+        if n > self.max_keys or state["counters"][N_KEYS] != n:
             raise CheckpointError(
                 f"state of KeyedMonitor holds {n} keys but counts "
-                f"{state['counters'][_N_KEYS]} with max_keys={self.max_keys}."
+                f"{state['counters'][N_KEYS]} with max_keys={self.max_keys}."
             )
         if len(set(keys.tolist())) != n:
             raise CheckpointError("state field `keys` of KeyedMonitor lists a key twice.")
@@ -664,7 +389,7 @@ class KeyedMonitor(Component):
         self._allocate(width)
         codes = np.ascontiguousarray(keys, dtype=f"U{width}").view(np.uint32)
         self._table[:n] = codes.reshape(n, width)
-        _rebuild(self._table, n, self._index)
+        rebuild(self._table, n, self._index)
         for name, array in self._arrays.items():
             array[:n] = state[name]
         self._last_seen[:n] = state["last_seen"]

@@ -50,7 +50,11 @@ def test_config_file_keys_and_flags_override_them(tmp_path, capsys):
     [
         (["--points", "-1"], None, "--points must be >= 0"),
         (["--delay", "-0.5"], None, "--delay must be a number >= 0"),
-        (["--outlier-prob", "2"], None, "`outlier_prob` of SimulationConfig must be a number in [0, 1]"),
+        (
+            ["--outlier-prob", "2"],
+            None,
+            "`outlier_prob` of SimulationConfig must be a number in [0, 1]",
+        ),
         (["--points", "ten"], None, "argument --points: invalid int value"),
         ([], "pointz = 5\n", "unknown key(s) pointz"),
         ([], "points = 'many'\n", "`points` must be a int"),

@@ -11,6 +11,7 @@ import pytest
 
 from oddwatch import Monitor
 from oddwatch.cli import main as cli_main
+from oddwatch.cli._nab_report import Progress
 from oddwatch.cli.commands import evaluate
 from oddwatch.evaluate import load_corpus, load_results_dir, run_nab, score_corpus
 
@@ -166,7 +167,7 @@ def test_progress_bar_on_a_terminal() -> None:
             return True
 
     stream = Terminal()
-    progress = evaluate._Progress(stream, verbose=False)
+    progress = Progress(stream, verbose=False)
     progress(1, 4, "x/a.csv")
     progress(4, 4, "x/b.csv")
     progress.close()

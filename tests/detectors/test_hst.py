@@ -7,7 +7,7 @@ import pytest
 from naive import half_space_trees, half_space_trees_build
 
 from oddwatch.detectors import HalfSpaceTrees
-from oddwatch.detectors.hst import _mass, _mass_and_learn
+from oddwatch.detectors._half_space import mass, mass_and_learn
 from oddwatch.errors import InvalidParameterError
 
 
@@ -49,18 +49,18 @@ def test_mass_counting_on_a_fixed_tree():
     trees = (split_dim, split_value, reference, latest, stamp)
     node, scored = np.empty(1, dtype=np.int64), np.empty(1, dtype=np.bool_)
     for u in (0.1, 0.3, 0.3, 0.9, 0.5):
-        _mass_and_learn(*trees, np.array([u]), 0, 10, 2, node, scored)
+        mass_and_learn(*trees, np.array([u]), 0, 10, 2, node, scored)
     #                       root  <.5  >=.5  <.25  [.25,.5)  [.5,.75)  >=.75
     np.testing.assert_array_equal(latest[0], [5, 3, 2, 1, 2, 1, 1])
     # next window: those counts are the reference; scoring stops below 10 / 10 = 1 or at a leaf
-    assert _mass(*trees, np.array([0.3]), 1, 10) == 2 * 2**2  # leaf [.25, .5) holds 2
-    assert _mass(*trees, np.array([0.2]), 1, 10) == 1 * 2**2  # leaf [0, .25) holds 1
+    assert mass(*trees, np.array([0.3]), 1, 10) == 2 * 2**2  # leaf [.25, .5) holds 2
+    assert mass(*trees, np.array([0.2]), 1, 10) == 1 * 2**2  # leaf [0, .25) holds 1
     # with sizeLimit 20 / 10 = 2 the walk stops at the first node holding fewer than 2
-    assert _mass(*trees, np.array([0.9]), 1, 20) == 1 * 2**2
-    assert _mass(*trees, np.array([0.6]), 1, 40) == 2 * 2**1  # [.5, 1) holds 2 < 4
+    assert mass(*trees, np.array([0.9]), 1, 20) == 1 * 2**2
+    assert mass(*trees, np.array([0.6]), 1, 40) == 2 * 2**1  # [.5, 1) holds 2 < 4
     # the latest window was not touched by scoring; two windows later everything is stale
     np.testing.assert_array_equal(latest[0], [5, 3, 2, 1, 2, 1, 1])
-    assert _mass(*trees, np.array([0.3]), 2, 10) == 0
+    assert mass(*trees, np.array([0.3]), 2, 10) == 0
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from oddwatch.sources import (
     write_jsonl,
 )
 
-sim_module = importlib.import_module("oddwatch.sources.simulate")
+replay_module = importlib.import_module("oddwatch.sources._replay")
 LENGTHS = {"spike": (1, 1), "dip": (1, 1), "level_shift": (20, 60), "variance_burst": (20, 50),
            "stuck": (15, 40), "pattern_change": (72, 144), "missing": (1, 5)}
 QUIET = dict(level_shift_rate=0.0, drift_scale=0.0, trend_per_point=0.0)
@@ -245,8 +245,8 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(sim_module.time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(sim_module.time, "sleep", fake.sleep)
+    monkeypatch.setattr(replay_module.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(replay_module.time, "sleep", fake.sleep)
     return fake
 
 

@@ -19,8 +19,9 @@ import numpy as np
 
 from oddwatch._base import KernelComponent
 from oddwatch._typing import FloatArray
+from oddwatch._validation import IntParam
 
-__all__ = ["Detector"]
+__all__ = ["Detector", "WindowDetector"]
 
 
 class Detector(KernelComponent):
@@ -45,3 +46,21 @@ class Detector(KernelComponent):
         scores = self.update_many(xs)
         blank = np.full(scores.shape[0], np.nan)
         return scores, blank, blank.copy()
+
+
+class WindowDetector(Detector):
+    """Base of detectors that score a point against the previous ``window_size`` points.
+
+    Subclasses set the kernels and ``_initial_state``; parameters, checks and ``warm_`` (the
+    window is full) are shared.
+    """
+
+    _param_specs = {"window_size": IntParam(low=2, hint="Use at least 2 points per window.")}
+
+    def __init__(self, window_size: int = 64) -> None:
+        self.window_size = window_size
+        self._setup()
+
+    @property
+    def warm_(self) -> bool:
+        return self.n_seen_ >= self.window_size

@@ -12,10 +12,9 @@ from oddwatch._typing import State
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
-from oddwatch.detectors.seasonal import _HIGHEST, _LEVEL, _LOWEST, _PERIOD, _VAR, SeasonalDetector
-from oddwatch.detectors.seasonal import _N_SEEN as _SEASONAL_N_SEEN
-from oddwatch.detectors.seasonal import _step as _seasonal_step
-from oddwatch.errors import InvalidParameterError
+from oddwatch.detectors._seasonal_kernels import floored_scale, forecast, season_length, seen_range
+from oddwatch.detectors._seasonal_kernels import step as seasonal_step
+from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
 from oddwatch.persist import register
 
 __all__ = ["CalibratedSurpriseDetector"]
@@ -82,11 +81,9 @@ def _step(
     range_margin, range_surprise, decay = config[4], config[5], config[6]
     n = counters[_N_SEEN]
     # the seasonal forecast and residual scale in force before x is learned
-    m = seasonal_counters[_SEASONAL_N_SEEN]
-    period = seasonal_counters[_PERIOD]
-    expected = seasonal_stats[_LEVEL] + (profile[m % period] if period > 0 else 0.0)
-    scale = max(math.sqrt(seasonal_stats[_VAR]), 1e-9 * (1.0 + abs(seasonal_stats[_LEVEL])))
-    lowest, highest = seasonal_stats[_LOWEST], seasonal_stats[_HIGHEST]
+    expected, scale = forecast(profile, seasonal_stats, seasonal_counters)
+    scale = floored_scale(seasonal_stats, scale)
+    lowest, highest = seen_range(seasonal_stats)
     # no forecast exists for the first point: count it as a maximal deviation (the prior)
     deviation = min(abs(x - expected) / scale, cap) if n > 0 else cap
     width = window.shape[0]
@@ -110,7 +107,7 @@ def _step(
         fresh = surprise if surprise > previous else 0.0
         stats[_PEAK] = max(previous, surprise)
         score = fresh / (1.0 + fresh)
-    _seasonal_step(
+    seasonal_step(
         history, profile, seasonal_stats, seasonal_counters, seasonal_config, seasonal_smooth, x
     )
     counters[_N_SEEN] = n + 1
@@ -261,14 +258,7 @@ class CalibratedSurpriseDetector(Detector):
         self._setup()
 
     def _check_param_combination(self) -> None:
-        s = self.season_length
-        if s is not None and (
-            not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s == 1 or s < 0
-        ):
-            raise InvalidParameterError(
-                f"`season_length` of CalibratedSurpriseDetector must be None (estimate it), 0 "
-                f"(no season) or an int >= 2; got {s!r}."
-            )
+        check_season_length("CalibratedSurpriseDetector", self.season_length)
 
     def _initial_state(self) -> State:
         forecaster = SeasonalDetector(
@@ -308,7 +298,7 @@ class CalibratedSurpriseDetector(Detector):
     @property
     def period_(self) -> int:
         """Season length in use by the forecast (0 while none is known)."""
-        return int(self._state["seasonal_counters"][_PERIOD])
+        return season_length(self._state["seasonal_counters"])
 
     @staticmethod
     def _test_params() -> dict[str, Any]:

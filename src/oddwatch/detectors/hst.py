@@ -12,6 +12,7 @@ from oddwatch._typing import State
 from oddwatch._validation import IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
+from oddwatch.detectors._half_space import build_trees, mass, mass_and_learn, mass_score
 from oddwatch.errors import InvalidParameterError
 from oddwatch.persist import register
 
@@ -23,162 +24,9 @@ _N_SEEN, _WINDOW, _IN_WINDOW = range(3)
 _WINDOW_SIZE, _SHINGLE_SIZE, _HEIGHT = range(3)
 # indices into the float scale vector: value mapped to 0 and width mapped to 1
 _LOW, _SPAN = range(2)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-_TWO_POW_53 = 9007199254740992.0
 _MAX_STATE_BYTES = 2**31
 # bytes per tree and leaf: 16 per node (two int32 masses, an int64 stamp) + 9 per split
 _BYTES_PER_LEAF = 41
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _uniform(rng: np.ndarray) -> float:
-    """Next splitmix64 draw from ``rng[0]``, as a float in [0, 1)."""
-    z = rng[0] + _GOLDEN
-    rng[0] = z
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    z = z ^ (z >> _S31)
-    return float(z >> _S11) / _TWO_POW_53
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _build_trees(
-    rng: np.ndarray, split_dim: np.ndarray, split_value: np.ndarray, n_dims: int
-) -> None:
-    """Draw every tree's work space and its random split dimensions (paper, Algorithm 1).
-
-    Heap layout: node ``i`` has children ``2i + 1`` (``u[dim] < value``) and ``2i + 2``.
-    The work space of a tree is ``s +- 2 max(s, 1 - s)`` per dimension with ``s ~ U(0, 1)``,
-    so it covers the unit cube the data is scaled to; each node halves its cell at the
-    midpoint of a random dimension. A node's cell on that dimension is found by walking up
-    to the root (O(height) time, no per-node bounds kept).
-    """
-    n_trees, n_internal = split_dim.shape
-    space = np.empty((n_dims, 2))
-    for t in range(n_trees):
-        for q in range(n_dims):
-            s = _uniform(rng)
-            half = 2.0 * max(s, 1.0 - s)
-            space[q, 0] = s - half
-            space[q, 1] = s + half
-        for i in range(n_internal):
-            q = min(int(_uniform(rng) * n_dims), n_dims - 1)
-            low, high = space[q, 0], space[q, 1]
-            child = i
-            while child > 0:
-                parent = (child - 1) // 2
-                if split_dim[t, parent] == q:
-                    if child == 2 * parent + 1:
-                        high = min(high, split_value[t, parent])
-                    else:
-                        low = max(low, split_value[t, parent])
-                child = parent
-            split_dim[t, i] = q
-            split_value[t, i] = 0.5 * (low + high)
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _reference(
-    reference_mass: np.ndarray,
-    latest_mass: np.ndarray,
-    mass_window: np.ndarray,
-    t: int,
-    node: int,
-    window: int,
-) -> int:
-    """Reference mass of a node in window ``window``, with any pending swap applied.
-
-    The swap at the end of a window (``r <- l; l <- 0`` over every node) is lazy:
-    ``mass_window`` holds the window a node's latest mass was counted in, so a swap costs
-    O(1) instead of O(nodes) and a node is brought up to date when it is next touched.
-    """
-    stamp = mass_window[t, node]
-    if stamp == window:
-        return int(reference_mass[t, node])
-    if stamp == window - 1:
-        return int(latest_mass[t, node])
-    return 0
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _mass(
-    split_dim: np.ndarray,
-    split_value: np.ndarray,
-    reference_mass: np.ndarray,
-    latest_mass: np.ndarray,
-    mass_window: np.ndarray,
-    u: np.ndarray,
-    window: int,
-    window_size: int,
-) -> int:
-    """Sum over trees of ``r * 2**depth`` at the node where scoring stops; writes nothing.
-
-    Scoring walks down to the first node whose reference mass ``r`` is below
-    ``window_size / 10`` (the paper's sizeLimit), or to a leaf.
-    """
-    n_trees, n_internal = split_value.shape
-    total = 0
-    for t in range(n_trees):
-        node = 0
-        depth = 0
-        r = _reference(reference_mass, latest_mass, mass_window, t, node, window)
-        while node < n_internal and 10 * r >= window_size:
-            node = 2 * node + (2 if u[split_dim[t, node]] >= split_value[t, node] else 1)
-            depth += 1
-            r = _reference(reference_mass, latest_mass, mass_window, t, node, window)
-        total += r << depth
-    return total
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _mass_and_learn(
-    split_dim: np.ndarray,
-    split_value: np.ndarray,
-    reference_mass: np.ndarray,
-    latest_mass: np.ndarray,
-    mass_window: np.ndarray,
-    u: np.ndarray,
-    window: int,
-    window_size: int,
-    height: int,
-    node: np.ndarray,
-    scored: np.ndarray,
-) -> int:
-    """:func:`_mass`, then add ``u`` to the latest mass of every node on its path.
-
-    The trees are walked level by level in lockstep rather than one after another, so the
-    memory loads of different trees overlap (2x faster once the trees outgrow the cache).
-    ``node`` and ``scored`` are scratch arrays of length ``n_trees``.
-    """
-    n_trees, n_internal = split_value.shape
-    node[:] = 0
-    scored[:] = False
-    total = 0
-    for depth in range(height + 1):
-        for t in range(n_trees):
-            i = node[t]
-            r = _reference(reference_mass, latest_mass, mass_window, t, i, window)
-            if mass_window[t, i] != window:  # apply the pending swap before counting
-                reference_mass[t, i] = r
-                latest_mass[t, i] = 0
-                mass_window[t, i] = window
-            latest_mass[t, i] += 1
-            if not scored[t] and (depth == height or 10 * r < window_size):
-                total += r << depth
-                scored[t] = True
-            if depth < height:
-                node[t] = 2 * i + (2 if u[split_dim[t, i]] >= split_value[t, i] else 1)
-    return total
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _score(total: int, n_trees: int, window_size: int, height: int) -> float:
-    """``1 - log2(1 + mean mass) / log2(1 + window_size * 2**height)``, in [0, 1]."""
-    largest = float(window_size) * 2.0**height
-    return 1.0 - math.log2(1.0 + total / n_trees) / math.log2(1.0 + largest)
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -235,17 +83,17 @@ def _step(
             _calibrate(history, scale)
             for j in range(shingle_size - 1, n + 1):
                 _shingle(history, scale, j, history[j], u)
-                _mass_and_learn(*trees, u, 0, window_size, height, node, scored)
+                mass_and_learn(*trees, u, 0, window_size, height, node, scored)
             counters[_WINDOW] = 1
         return math.nan
     _shingle(history, scale, n, x, u)
-    total = _mass_and_learn(*trees, u, window, window_size, height, node, scored)
+    total = mass_and_learn(*trees, u, window, window_size, height, node, scored)
     history[n % history.shape[0]] = x
     counters[_IN_WINDOW] += 1
     if counters[_IN_WINDOW] == window_size:
         counters[_WINDOW] = window + 1
         counters[_IN_WINDOW] = 0
-    return float(_score(total, split_value.shape[0], window_size, height))
+    return float(mass_score(total, split_value.shape[0], window_size, height))
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -287,8 +135,8 @@ def _peek(
     u = np.empty(config[_SHINGLE_SIZE])
     _shingle(history, scale, counters[_N_SEEN], x, u)
     trees = (split_dim, split_value, reference_mass, latest_mass, mass_window)
-    total = _mass(*trees, u, window, config[_WINDOW_SIZE])
-    return float(_score(total, split_value.shape[0], config[_WINDOW_SIZE], config[_HEIGHT]))
+    total = mass(*trees, u, window, config[_WINDOW_SIZE])
+    return float(mass_score(total, split_value.shape[0], config[_WINDOW_SIZE], config[_HEIGHT]))
 
 
 @register
@@ -392,7 +240,7 @@ class HalfSpaceTrees(Detector):
         n_nodes = 2 * n_internal + 1
         split_dim = np.zeros((self.n_trees, n_internal), dtype=np.int8)
         split_value = np.zeros((self.n_trees, n_internal))
-        _build_trees(
+        build_trees(
             np.array([self.seed], dtype=np.uint64), split_dim, split_value, self.shingle_size
         )
         return {

@@ -8,6 +8,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from oddwatch._random import below, uniform
 from oddwatch._typing import State
 from oddwatch._validation import BoolParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
@@ -20,28 +21,6 @@ __all__ = ["IsolationForest"]
 # indices into the int64 config vector
 _REBUILD_EVERY, _DIFFERENCES, _RANGE_AWARE, _MAX_SAMPLES, _MAX_DEPTH = range(5)
 _EULER_GAMMA = 0.5772156649015329
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-_TWO_POW_53 = 9007199254740992.0
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _uniform(rng: np.ndarray) -> float:
-    """Next splitmix64 draw from ``rng[0]``, as a float in [0, 1)."""
-    z = rng[0] + _GOLDEN
-    rng[0] = z
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    z = z ^ (z >> _S31)
-    return float(z >> _S11) / _TWO_POW_53
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _below(rng: np.ndarray, n: int) -> int:
-    """A uniform integer in [0, n)."""
-    return min(int(_uniform(rng) * n), n - 1)
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -77,7 +56,7 @@ def _build_tree(
     d = window.shape[1]
     idx = np.arange(n_avail)
     for i in range(psi):  # partial Fisher-Yates: idx[:psi] is the subsample
-        j = i + _below(rng, n_avail - i)
+        j = i + below(rng, n_avail - i)
         tmp = idx[i]
         idx[i] = idx[j]
         idx[j] = tmp
@@ -94,7 +73,7 @@ def _build_tree(
         node, lo, hi, depth = stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3]
         split = False
         if hi - lo > 1 and depth < max_depth:
-            start = _below(rng, d)
+            start = below(rng, d)
             for r in range(d):  # a random feature; the next one if it is constant here
                 f = (start + r) % d
                 vmin = math.inf
@@ -104,7 +83,7 @@ def _build_tree(
                     vmin = min(vmin, v)
                     vmax = max(vmax, v)
                 if vmin < vmax:
-                    p = vmax - _uniform(rng) * (vmax - vmin)  # in (vmin, vmax]
+                    p = vmax - uniform(rng) * (vmax - vmin)  # in (vmin, vmax]
                     if p <= vmin:
                         p = vmax
                     i = lo

@@ -8,9 +8,8 @@ import numba
 import numpy as np
 
 from oddwatch._typing import State
-from oddwatch._validation import IntParam
 from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.detectors._base import Detector
+from oddwatch.detectors._base import WindowDetector
 from oddwatch.persist import register
 
 __all__ = ["RollingMADZScore"]
@@ -113,7 +112,7 @@ def _block(
 
 
 @register
-class RollingMADZScore(Detector):
+class RollingMADZScore(WindowDetector):
     """Distance of a point from the median of the previous points, in robust standard deviations.
 
     Scores ``|x - median| / (1.4826 * MAD)`` over the last ``window_size`` points, computed
@@ -148,13 +147,8 @@ class RollingMADZScore(Detector):
     [nan, nan, nan, nan, nan, 0.34, 8.77]
     """
 
-    _param_specs = {"window_size": IntParam(low=2, hint="Use at least 2 points per window.")}
     _step = staticmethod(_step)
     _block = staticmethod(_block)
-
-    def __init__(self, window_size: int = 64) -> None:
-        self.window_size = window_size
-        self._setup()
 
     def _initial_state(self) -> State:
         return {
@@ -162,10 +156,6 @@ class RollingMADZScore(Detector):
             "ordered": np.zeros(self.window_size),
             "counters": np.zeros(2, dtype=np.int64),
         }
-
-    @property
-    def warm_(self) -> bool:
-        return self.n_seen_ >= self.window_size
 
     @staticmethod
     def _test_params() -> dict[str, int]:

@@ -2,279 +2,43 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numba
 import numpy as np
 
 from oddwatch._typing import FloatArray, State
 from oddwatch._validation import FloatParam, IntParam
-from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
-from oddwatch.detectors._season import _ordered_detrended, estimate_period
+from oddwatch.detectors._seasonal_kernels import (
+    _LEVEL,
+    _N_COUNTERS,
+    _N_STATS,
+    _NEXT_CHECK,
+    _PERIOD,
+    block,
+    block_explained,
+    forecast,
+    season_length,
+    step,
+)
 from oddwatch.errors import InvalidParameterError
 from oddwatch.persist import register
 
 __all__ = ["SeasonalDetector"]
 
-# indices into the float state vector
-(_LEVEL, _VAR, _CUSUM_UP, _CUSUM_DOWN, _FAST_RESIDUAL, _SEASON_CORR, _FAST_VAR, _CUSUM_VAR,
- _RUN_SUM, _PREVIOUS, _REPEAT_RATE, _AVG_MEAN, _AVG_VAR, _LOWEST, _HIGHEST, _QUIET_PEAK) = range(16)
-_N_STATS = 16
-# indices into the integer counters
-_N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN, _QUIET, _N_AVG = range(8)
-_N_COUNTERS = 8
-_RAW_CAP = 10.0  # residuals are capped at this many scale units before smoothing
-_AVG_MEMORY = 0.001  # forgetting rate of the distribution of smoothed residuals
-_QUIET_SCORE = 0.5  # score ceiling during a quiet period
-_BREAK_FACTOR = 2.0  # a quiet period yields to a surprise this many times its alarm's
-_REPEAT_MEMORY = 0.001  # forgetting rate of how often a value repeats exactly
-_CUSUM_SLACK = 1.0
-_RUN_LENGTH = 3  # consecutive points beyond `clip` on one side that re-baseline the level
-_PROTECT = 4.0  # residuals beyond this many scale units do not update the scale
-_VAR_SLACK = 4.0  # volatility CUSUM: z^2 above this accumulates
-_VAR_THRESHOLD = 150.0
-_SQRT2 = math.sqrt(2.0)
 
-
-@numba.jit(**NUMBA_OPTIONS)
-def _adopt_period(
-    history: np.ndarray, profile: np.ndarray, stats: np.ndarray, n: int, period: int
-) -> None:
-    """Seed the seasonal profile, level and variance of a newly found season from history."""
-    m = min(n, history.shape[0])
-    m -= m % period
-    y = _ordered_detrended(history, n, m)
-    counts = np.zeros(period)
-    profile[:] = 0.0
-    for i in range(m):
-        phase = (n - m + i) % period
-        profile[phase] += y[i]
-        counts[phase] += 1.0
-    for k in range(period):
-        profile[k] /= max(counts[k], 1.0)
-    level = 0.0
-    for i in range(m - period, m):
-        level += history[(n - m + i) % history.shape[0]] - profile[(n - m + i) % period]
-    stats[_LEVEL] = level / period
-    var = 0.0
-    for i in range(m):
-        r = y[i] - profile[(n - m + i) % period]
-        var += r * r
-    stats[_VAR] = var / m
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _rebaseline(
-    stats: np.ndarray,
-    counters: np.ndarray,
-    z: float,
-    zc: float,
-    residual: float,
-    change_threshold: float,
-) -> None:
-    """Jump the level or the scale to a sustained new regime instead of flagging forever.
-
-    Level: a run of ``_RUN_LENGTH`` residuals beyond ``clip`` on one side moves the level by
-    their mean; a two-sided CUSUM catches smaller sustained shifts. Scale: a CUSUM on
-    ``z^2`` catches a lasting rise in volatility and lifts the scale to a fast estimate.
-    """
-    run = counters[_RUN]
-    big = abs(z) >= abs(zc) and abs(zc) > 0.0 and abs(z) > 3.0
-    if big and (run == 0 or (run > 0) == (z > 0)):
-        run = run + 1 if z > 0 else run - 1
-        stats[_RUN_SUM] += residual
-    elif big:
-        run = 1 if z > 0 else -1
-        stats[_RUN_SUM] = residual
-    else:
-        run = 0
-        stats[_RUN_SUM] = 0.0
-    stats[_CUSUM_UP] = max(0.0, stats[_CUSUM_UP] + zc - _CUSUM_SLACK)
-    stats[_CUSUM_DOWN] = max(0.0, stats[_CUSUM_DOWN] - zc - _CUSUM_SLACK)
-    if abs(run) >= _RUN_LENGTH:
-        stats[_LEVEL] += stats[_RUN_SUM] / abs(run)
-    elif stats[_CUSUM_UP] > change_threshold or stats[_CUSUM_DOWN] > change_threshold:
-        stats[_LEVEL] += stats[_FAST_RESIDUAL]
-    else:
-        counters[_RUN] = run
-        stats[_CUSUM_VAR] = max(0.0, stats[_CUSUM_VAR] + min(z * z, 25.0) - _VAR_SLACK)
-        if stats[_CUSUM_VAR] > _VAR_THRESHOLD:
-            stats[_VAR] = max(stats[_VAR], stats[_FAST_VAR])
-            stats[_CUSUM_VAR] = 0.0
-            counters[_N_REBASELINE] += 1
-        return
-    stats[_FAST_RESIDUAL] = 0.0
-    stats[_RUN_SUM] = 0.0
-    stats[_CUSUM_UP] = 0.0
-    stats[_CUSUM_DOWN] = 0.0
-    counters[_RUN] = 0
-    counters[_N_REBASELINE] += 1
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _surprise(
-    smooth: np.ndarray, stats: np.ndarray, counters: np.ndarray, z: float, x: float,
-    range_margin: float,
-) -> float:
-    """Tail probability of the residual: per point, or of its short average (calibrated).
-
-    With a smoothing window of one point this is the two-sided Gaussian tail of ``z``. With
-    a longer window, the mean of the last capped ``|z|`` values is compared with the running
-    mean and variance of that mean (the anomaly-likelihood idea of Ahmad et al. 2017), which
-    calibrates each stream to its own noise. A value beyond the range seen so far by more
-    than ``range_margin`` times that range is at most 1e-4 likely.
-    """
-    width = smooth.shape[0]
-    if width == 1:
-        p = math.erfc(abs(z) / _SQRT2)
-    else:
-        k = counters[_N_AVG]
-        smooth[k % width] = min(abs(z), _RAW_CAP)
-        filled = min(k + 1, width)
-        avg = 0.0
-        for i in range(filled):
-            avg += smooth[i]
-        avg /= filled
-        p = 1.0
-        if k >= width:
-            spread = math.sqrt(max(stats[_AVG_VAR], 1e-6))
-            p = 0.5 * math.erfc((avg - stats[_AVG_MEAN]) / spread / _SQRT2)
-        rate = max(_AVG_MEMORY, 1.0 / (k + 1))
-        delta = avg - stats[_AVG_MEAN]
-        stats[_AVG_MEAN] += rate * delta
-        stats[_AVG_VAR] += rate * (delta * delta - stats[_AVG_VAR])
-        counters[_N_AVG] = k + 1
-    if range_margin > 0.0:
-        span = stats[_HIGHEST] - stats[_LOWEST]
-        if x > stats[_HIGHEST] + range_margin * span or x < stats[_LOWEST] - range_margin * span:
-            p = min(p, 1e-4)
-    return p
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _step(
-    history: np.ndarray,
-    profile: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    smooth: np.ndarray,
-    x: float,
-) -> float:
-    level_rate, season_rate, scale_rate, clip, change_threshold = config[:5]
-    warmup, fixed_period, min_period, max_period = (
-        int(config[5]),
-        int(config[6]),
-        int(config[7]),
-        int(config[8]),
-    )
-    min_corr = config[9]
-    range_margin, alarm_level, quiet_period = config[10], config[11], int(config[12])
-    n = counters[_N_SEEN]
-    period = counters[_PERIOD]
-    score = math.nan
-    if n == 0:
-        stats[_LEVEL] = x
-    else:
-        seasonal = profile[n % period] if period > 0 else 0.0
-        residual = x - (stats[_LEVEL] + seasonal)
-        scale = math.sqrt(stats[_VAR])
-        scale = max(scale, 1e-9 * (1.0 + abs(stats[_LEVEL])))
-        z = residual / scale
-        # a value frozen for longer than its own repeat rate makes likely is "stuck"
-        stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
-        counters[_STUCK_RUN] = stuck_run
-        if n >= warmup:
-            bits = -math.log10(max(_surprise(smooth, stats, counters, z, x, range_margin), 1e-300))
-            score = bits / (1.0 + bits)
-            if counters[_QUIET] > 0 and bits <= _BREAK_FACTOR * stats[_QUIET_PEAK]:
-                counters[_QUIET] -= 1
-                score = min(score, _QUIET_SCORE)
-            elif quiet_period > 0 and score >= alarm_level:
-                counters[_QUIET] = quiet_period
-                stats[_QUIET_PEAK] = bits
-            if stuck_run > 0:  # its own channel: one report when a run becomes improbable
-                per_point = -math.log10(stats[_REPEAT_RATE] + 1.0 / (n + 2.0))
-                stuck_bits = stuck_run * per_point
-                alarm_bits = alarm_level / (1.0 - alarm_level)
-                if quiet_period > 0 and stuck_bits - per_point >= alarm_bits:
-                    stuck_bits = min(stuck_bits, 1.0)  # already reported this run
-                score = max(score, stuck_bits / (1.0 + stuck_bits))
-        repeat_rate = max(_REPEAT_MEMORY, 1.0 / n)
-        stats[_REPEAT_RATE] += repeat_rate * ((1.0 if stuck_run > 0 else 0.0) - stats[_REPEAT_RATE])
-        # learn: Huber-clipped residual so a spike cannot drag the baseline
-        warm = n >= warmup
-        zc = max(-clip, min(clip, z)) if warm else z
-        step_size = zc * scale
-        rate = max(level_rate, 1.0 / (n + 1))
-        stats[_LEVEL] += rate * step_size
-        if period > 0:
-            profile[n % period] += season_rate * (1.0 - rate) * step_size
-        r2 = residual * residual
-        if not warm:
-            stats[_VAR] += (r2 - stats[_VAR]) / n
-        elif abs(z) <= _PROTECT:
-            stats[_VAR] += scale_rate * (min(r2, clip * clip * stats[_VAR]) - stats[_VAR])
-        stats[_FAST_VAR] += 0.05 * (r2 - stats[_FAST_VAR])
-        stats[_FAST_RESIDUAL] += 0.3 * (residual - stats[_FAST_RESIDUAL])
-        if warm:
-            _rebaseline(stats, counters, z, zc, residual, change_threshold)
-    stats[_PREVIOUS] = x
-    stats[_LOWEST] = min(stats[_LOWEST], x) if n > 0 else x
-    stats[_HIGHEST] = max(stats[_HIGHEST], x) if n > 0 else x
-    history[n % history.shape[0]] = x
-    n += 1
-    counters[_N_SEEN] = n
-    if fixed_period < 0 and n >= counters[_NEXT_CHECK]:
-        found, corr = estimate_period(history, n, min_period, max_period, min_corr)
-        if found > 0 and found != period:
-            _adopt_period(history, profile, stats, n, found)
-            counters[_PERIOD] = found
-            stats[_SEASON_CORR] = corr
-        size = history.shape[0]
-        if n < size:
-            counters[_NEXT_CHECK] = 2 * n
-        else:
-            counters[_NEXT_CHECK] = n + (size if counters[_PERIOD] == 0 else 4 * size)
-    return score
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _block(
-    history: np.ndarray,
-    profile: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    smooth: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = _step(history, profile, stats, counters, config, smooth, xs[i])
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _block_explained(
-    history: np.ndarray,
-    profile: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    smooth: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-    expected: np.ndarray,
-    scale: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        n = counters[_N_SEEN]
-        period = counters[_PERIOD]
-        expected[i] = stats[_LEVEL] + (profile[n % period] if period > 0 else 0.0)
-        scale[i] = math.sqrt(stats[_VAR])
-        out[i] = _step(history, profile, stats, counters, config, smooth, xs[i])
+def check_season_length(owner: str, value: Any) -> None:
+    """Raise unless ``value`` is None (estimate it), 0 (no season) or an int >= 2."""
+    if value is not None and (
+        not isinstance(value, (int, np.integer))
+        or isinstance(value, bool)
+        or value == 1
+        or value < 0
+    ):
+        raise InvalidParameterError(
+            f"`season_length` of {owner} must be None (estimate it), 0 (no season) or an int "
+            f">= 2; got {value!r}."
+        )
 
 
 @register
@@ -327,8 +91,8 @@ class SeasonalDetector(Detector):
     quiet_period
         After a score >= ``alarm_level``, the next ``quiet_period`` scores are capped at 0.5
         unless their surprise ``S`` is more than twice that of the alarm that started the quiet
-        period (which then restarts it): one alarm per anomaly instead of a burst, while a clearly stronger
-        new anomaly still gets through. 0 turns this off and scores every point.
+        period (which then restarts it): one alarm per anomaly instead of a burst, while a
+        clearly stronger new anomaly still gets through. 0 turns this off and scores every point.
     alarm_level
         Score that starts a quiet period.
 
@@ -358,8 +122,8 @@ class SeasonalDetector(Detector):
         "quiet_period": IntParam(low=0),
         "alarm_level": FloatParam(0.0, 1.0),
     }
-    _step = staticmethod(_step)
-    _block = staticmethod(_block)
+    _step = staticmethod(step)
+    _block = staticmethod(block)
 
     def __init__(
         self,
@@ -393,14 +157,7 @@ class SeasonalDetector(Detector):
         self._setup()
 
     def _check_param_combination(self) -> None:
-        s = self.season_length
-        if s is not None and (
-            not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s == 1 or s < 0
-        ):
-            raise InvalidParameterError(
-                f"`season_length` of SeasonalDetector must be None (estimate it), 0 (no "
-                f"season) or an int >= 2; got {s!r}."
-            )
+        check_season_length("SeasonalDetector", self.season_length)
 
     def _initial_state(self) -> State:
         fixed = -1 if self.season_length is None else int(self.season_length)
@@ -442,7 +199,7 @@ class SeasonalDetector(Detector):
     @property
     def period_(self) -> int:
         """Season length in use (0 while none is known)."""
-        return int(self._state["counters"][_PERIOD])
+        return season_length(self._state["counters"])
 
     @property
     def level_(self) -> float:
@@ -452,20 +209,23 @@ class SeasonalDetector(Detector):
     @property
     def scale_(self) -> float:
         """Current residual scale (standard deviation of the residuals)."""
-        return float(math.sqrt(self._state["stats"][_VAR]))
+        return float(self._forecast()[1])
 
     def expected(self) -> float:
         """The value the detector predicts for the next point."""
-        n, period = self.n_seen_, self.period_
-        seasonal = float(self._state["profile"][n % period]) if period > 0 else 0.0
-        return self.level_ + seasonal
+        return float(self._forecast()[0])
+
+    def _forecast(self) -> tuple[float, float]:
+        state = self._state
+        expected, scale = forecast(state["profile"], state["stats"], state["counters"])
+        return expected, scale
 
     def explain_many(self, xs: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
         arr = self._values(xs)
         out = np.empty(arr.shape[0])
         expected = np.empty(arr.shape[0])
         scale = np.empty(arr.shape[0])
-        _block_explained(*self._args, arr, out, expected, scale)
+        block_explained(*self._args, arr, out, expected, scale)
         return out, expected, scale
 
     @staticmethod

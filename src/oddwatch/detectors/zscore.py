@@ -8,9 +8,8 @@ import numba
 import numpy as np
 
 from oddwatch._typing import State
-from oddwatch._validation import IntParam
 from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.detectors._base import Detector
+from oddwatch.detectors._base import WindowDetector
 from oddwatch.persist import register
 
 __all__ = ["RollingZScore"]
@@ -58,7 +57,7 @@ def _block(
 
 
 @register
-class RollingZScore(Detector):
+class RollingZScore(WindowDetector):
     """Distance of a point from the mean of the previous points, in standard deviations.
 
     Scores ``|x - mean| / std`` over the last ``window_size`` points (population std),
@@ -78,13 +77,8 @@ class RollingZScore(Detector):
     [nan, nan, nan, 0.0, 16.26]
     """
 
-    _param_specs = {"window_size": IntParam(low=2, hint="Use at least 2 points per window.")}
     _step = staticmethod(_step)
     _block = staticmethod(_block)
-
-    def __init__(self, window_size: int = 64) -> None:
-        self.window_size = window_size
-        self._setup()
 
     def _initial_state(self) -> State:
         return {
@@ -92,10 +86,6 @@ class RollingZScore(Detector):
             "sums": np.zeros(2),
             "counters": np.zeros(2, dtype=np.int64),
         }
-
-    @property
-    def warm_(self) -> bool:
-        return self.n_seen_ >= self.window_size
 
     @staticmethod
     def _test_params() -> dict[str, int]:

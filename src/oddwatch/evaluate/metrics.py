@@ -68,6 +68,36 @@ class EventMetrics:
     n_true_flags: int
     mean_delay: float
 
+    @classmethod
+    def from_counts(
+        cls, n_events: int, n_detected: int, n_flags: int, n_true: int, mean_delay: float
+    ) -> EventMetrics:
+        """Precision, recall and F1 from the counts, with the empty-case conventions above.
+
+        Examples
+        --------
+        >>> m = EventMetrics.from_counts(n_events=4, n_detected=3, n_flags=5, n_true=4,
+        ...                              mean_delay=2.0)
+        >>> m.precision, m.recall, round(m.f1, 3)
+        (0.8, 0.75, 0.774)
+        """
+        if n_flags:
+            precision = n_true / n_flags
+        else:
+            precision = 1.0 if n_events == 0 else 0.0
+        recall = n_detected / n_events if n_events else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return cls(
+            precision=precision,
+            recall=recall,
+            f1=f1,
+            n_events=n_events,
+            n_detected_events=n_detected,
+            n_flags=n_flags,
+            n_true_flags=n_true,
+            mean_delay=mean_delay,
+        )
+
     def as_dict(self) -> dict[str, float | int]:
         """The metrics as a plain dict, in field order.
 
@@ -117,24 +147,13 @@ def _metrics(
     np.add.at(coverage, starts, 1)
     np.add.at(coverage, ends + 1, -1)
     inside = np.cumsum(coverage[:-1]) > 0
-    n_events, n_flags = len(starts), len(flagged)
     n_detected = int(np.count_nonzero(detected))
-    n_true = int(np.count_nonzero(inside[flagged]))
-    if n_flags:
-        precision = n_true / n_flags
-    else:
-        precision = 1.0 if n_events == 0 else 0.0
-    recall = n_detected / n_events if n_events else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     delays = flagged[first[detected]] - starts[detected]
-    return EventMetrics(
-        precision=precision,
-        recall=recall,
-        f1=f1,
-        n_events=n_events,
-        n_detected_events=n_detected,
-        n_flags=n_flags,
-        n_true_flags=n_true,
+    return EventMetrics.from_counts(
+        n_events=len(starts),
+        n_detected=n_detected,
+        n_flags=len(flagged),
+        n_true=int(np.count_nonzero(inside[flagged])),
         mean_delay=float(np.mean(delays)) if n_detected else math.nan,
     )
 

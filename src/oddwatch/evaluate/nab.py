@@ -13,9 +13,9 @@ Written from NAB's published rules (see ``shared/data/nab/README.md``), not from
 * ``score = 100 * (raw - null) / (perfect - null)``.
 
 The threshold sweep is one sort of all scored rows plus array passes, so the whole corpus
-(365,558 rows) is optimised in well under a second per profile. The corpus model and NAB's
-files on disk (:func:`load_corpus`, :func:`write_results`, ...) live in
-:mod:`oddwatch.evaluate._nab_io` and are re-exported here.
+(365,558 rows) is optimised in well under a second per profile. The corpus model
+(:mod:`oddwatch.evaluate._nab_corpus`) and NAB's files on disk (:func:`load_corpus`,
+:func:`write_results`, ...: :mod:`oddwatch.evaluate._nab_io`) are re-exported here.
 
 Examples
 --------
@@ -39,17 +39,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from oddwatch.errors import InvalidParameterError
-from oddwatch.evaluate._nab_io import (
-    PROFILES,
-    NabCorpus,
-    NabFile,
-    Profile,
-    check_scores,
-    default_nab_dir,
-    load_corpus,
-    load_results_dir,
-    write_results,
-)
+from oddwatch.evaluate._nab_corpus import PROFILES, NabCorpus, NabFile, Profile, check_scores
+from oddwatch.evaluate._nab_io import default_nab_dir, load_corpus, load_results_dir, write_results
 
 __all__ = [
     "PROFILES",

@@ -265,19 +265,6 @@ def corpus_window_metrics(
     delay_sum = math.fsum(
         m.mean_delay * m.n_detected_events for m in per_file if m.n_detected_events
     )
-    if n_flags:
-        precision = n_true / n_flags
-    else:
-        precision = 1.0 if n_events == 0 else 0.0
-    recall = n_detected / n_events if n_events else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return EventMetrics(
-        precision=precision,
-        recall=recall,
-        f1=f1,
-        n_events=n_events,
-        n_detected_events=n_detected,
-        n_flags=n_flags,
-        n_true_flags=n_true,
-        mean_delay=delay_sum / n_detected if n_detected else math.nan,
+    return EventMetrics.from_counts(
+        n_events, n_detected, n_flags, n_true, delay_sum / n_detected if n_detected else math.nan
     )

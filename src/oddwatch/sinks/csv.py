@@ -18,11 +18,10 @@ seq,key,timestamp,value,score,is_anomaly,threshold,reason
 from __future__ import annotations
 
 import re
-
-import numpy as np
+from collections.abc import Sequence
 
 from oddwatch.sinks._base import FIELDS, FileSink, OutputBatch, assemble
-from oddwatch.sinks.jsonl import json_numbers
+from oddwatch.sinks.jsonl import text_columns
 
 __all__ = ["CsvSink"]
 
@@ -30,11 +29,12 @@ __all__ = ["CsvSink"]
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
 
 
-def _quoted(texts: list[str]) -> list[str]:
+def _quoted(values: Sequence[str]) -> tuple[list[str], bool]:
     """CSV fields: quoted (quotes doubled) only when they hold a comma, quote or newline."""
+    texts = list(values)
     if _NEEDS_QUOTES.search("".join(texts)) is None:
-        return texts
-    return ['"' + t.replace('"', '""') + '"' if _NEEDS_QUOTES.search(t) else t for t in texts]
+        return texts, True
+    return ['"' + t.replace('"', '""') + '"' if _NEEDS_QUOTES.search(t) else t for t in texts], True
 
 
 class CsvSink(FileSink):
@@ -44,20 +44,8 @@ class CsvSink(FileSink):
         return (",".join(FIELDS) + "\n").encode()
 
     def _encode(self, batch: OutputBatch) -> bytes:
-        n = len(batch)
-        blank = [""] * n
-        columns = [
-            list(map(str, batch.seq.tolist())),
-            blank if batch.key is None else _quoted(batch.key.tolist()),
-            blank if batch.timestamp is None else _quoted(batch.timestamp),
-            json_numbers(batch.value, ""),
-            json_numbers(batch.score, ""),
-            np.where(batch.is_anomaly, "true", "false").tolist(),
-            json_numbers(batch.threshold, ""),
-            _quoted(batch.reason),
-        ]
         parts: list[str | list[str]] = []
-        for column in columns:
+        for column, _ in text_columns(batch, "", _quoted):
             parts += [column, ","]
         parts[-1] = "\n"
-        return assemble(parts, n).encode("utf-8", errors="replace")
+        return assemble(parts, len(batch)).encode("utf-8", errors="replace")

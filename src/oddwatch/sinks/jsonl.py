@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from oddwatch._typing import FloatArray
 from oddwatch.sinks._base import FIELDS, FileSink, OutputBatch, assemble
 
-__all__ = ["JsonlSink", "json_numbers", "json_strings"]
+__all__ = ["JsonlSink", "json_numbers", "json_strings", "text_columns"]
 
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
 
@@ -75,25 +75,48 @@ def json_strings(values: Sequence[str]) -> tuple[list[str], bool]:
     return [json.dumps(t, ensure_ascii=False) for t in texts], True
 
 
-def _format(batch: OutputBatch) -> str:
+def text_columns(
+    batch: OutputBatch, missing: str, strings: Callable[[Sequence[str]], tuple[list[str], bool]]
+) -> list[tuple[list[str], bool]]:
+    """The fields of ``batch`` in :data:`FIELDS` order, as columns of texts.
+
+    Numbers and booleans become JSON texts, ``missing`` for ``nan`` and for an absent key or
+    timestamp column; strings go through ``strings``, which returns ``(texts, quoted)`` as
+    :func:`json_strings` does. Each column comes with that ``quoted`` flag (True but for
+    strings left for the caller to quote).
+
+    Examples
+    --------
+    >>> from oddwatch.sinks._base import OutputBatch
+    >>> batch = OutputBatch(seq=np.array([3]), value=np.array([1.5]), score=np.array([np.nan]),
+    ...                     threshold=np.array([0.9]), is_anomaly=np.array([False]),
+    ...                     reason=["ok"])
+    >>> text_columns(batch, "null", json_strings)
+    [(['3'], True), (['null'], True), (['null'], True), (['1.5'], True), (['null'], True),
+     (['false'], True), (['0.9'], True), (['ok'], False)]
+    """
     n = len(batch)
-    blank = ["null"] * n
-    parts: list[str | list[str]] = ["{"]
-    columns = [
+    blank = ([missing] * n, True)
+    return [
         (list(map(str, batch.seq.tolist())), True),
-        (blank, True) if batch.key is None else json_strings(batch.key.tolist()),
-        (blank, True) if batch.timestamp is None else json_strings(batch.timestamp),
-        (json_numbers(batch.value), True),
-        (json_numbers(batch.score), True),
+        blank if batch.key is None else strings(batch.key.tolist()),
+        blank if batch.timestamp is None else strings(batch.timestamp),
+        (json_numbers(batch.value, missing), True),
+        (json_numbers(batch.score, missing), True),
         (np.where(batch.is_anomaly, "true", "false").tolist(), True),
-        (json_numbers(batch.threshold), True),
-        json_strings(batch.reason),
+        (json_numbers(batch.threshold, missing), True),
+        strings(batch.reason),
     ]
+
+
+def _format(batch: OutputBatch) -> str:
+    parts: list[str | list[str]] = ["{"]
+    columns = text_columns(batch, "null", json_strings)
     for name, (texts, quoted) in zip(FIELDS, columns, strict=True):
         quote = "" if quoted else '"'
         parts += [("," if parts[1:] else "") + f'"{name}":' + quote, texts, quote]
     parts.append("}\n")
-    return assemble(parts, n)
+    return assemble(parts, len(batch))
 
 
 class JsonlSink(FileSink):

@@ -40,32 +40,11 @@ from oddwatch._typing import BoolArray, FloatArray
 from oddwatch._validation import FloatParam, IntParam, OptionParam, ParamSpec, check_params
 from oddwatch.sources._base import Records
 from oddwatch.sources._order import SeriesClock
-from oddwatch.sources._problems import (
-    BAD_TIMESTAMP,
-    DUPLICATE_TIMESTAMP,
-    MISSING_FIELD,
-    NOT_FINITE,
-    NOT_NUMERIC,
-    OK,
-    OUT_OF_ORDER,
-    PROBLEMS,
-    UNPARSABLE,
-)
+from oddwatch.sources._problems import *  # noqa: F403 -- the problem codes, re-exported
+from oddwatch.sources._problems import DUPLICATE_TIMESTAMP, OK, OUT_OF_ORDER, PROBLEMS
+from oddwatch.sources._problems import __all__ as _CODES
 
-__all__ = [
-    "BAD_TIMESTAMP",
-    "DUPLICATE_TIMESTAMP",
-    "MISSING_FIELD",
-    "NOT_FINITE",
-    "NOT_NUMERIC",
-    "OUT_OF_ORDER",
-    "PROBLEMS",
-    "UNPARSABLE",
-    "Checked",
-    "RateLimiter",
-    "Validator",
-    "merge_problems",
-]
+__all__ = [*_CODES, "Checked", "RateLimiter", "Validator", "merge_problems"]
 
 _ORDER_DETAIL = {
     OUT_OF_ORDER: "timestamp is before the latest one of its series",

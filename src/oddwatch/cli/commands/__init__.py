@@ -1,1 +1,4 @@
-"""One module per subcommand; each exposes ``NAME``, ``HELP``, ``EPILOG``, ``add_arguments`` and ``run``."""
+"""One module per subcommand.
+
+Each exposes ``NAME``, ``HELP``, ``EPILOG``, ``add_arguments`` and ``run``.
+"""
