@@ -93,7 +93,7 @@ def measure(name: str, values: np.ndarray, labels: np.ndarray) -> dict[str, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=100_000)
-    parser.add_argument("--spec-points", type=int, default=2000)
+    parser.add_argument("--spec-points", type=int, default=5000)
     args = parser.parse_args()
     sim = simulate(n_points=args.points, seed=1)
     ok = np.isfinite(sim.values)
