@@ -144,7 +144,7 @@ def test_one_tree_is_regrown_per_rebuild_round_robin():
 
 def test_default_rebuild_interval_renews_the_forest_once_per_window():
     det = IsolationForest()
-    assert det.rebuild_every_ == det.window_size // det.n_trees == 4
+    assert det.rebuild_every_ == det.window_size // det.n_trees == 5
     assert IsolationForest(window_size=64, n_trees=100, max_samples=32).rebuild_every_ == 1
     assert IsolationForest(rebuild_every=3).rebuild_every_ == 3
 
