@@ -166,6 +166,21 @@ def _blocks(settings: dict[str, Any], simulation: dict[str, Any]) -> Any:
         k += 1
 
 
+def _wait_until_due(n_done: int, delay: float, clock_start: float) -> int:
+    """Sleep until the next point is due; return how many points are due by then.
+
+    Points are released on a fixed schedule (``delay`` apart from ``clock_start``); when
+    drawing falls behind, the points that came due meanwhile are processed together, so the
+    stream keeps its pace and the window its frame rate.
+    """
+    now = time.monotonic()
+    next_due = clock_start + n_done * delay
+    if next_due > now:
+        time.sleep(next_due - now)
+        now = next_due
+    return max(1, min(_FOREVER_BLOCK, int((now - clock_start) / delay) + 1 - n_done))
+
+
 def _describe(index: int, timestamp: Any, result: Any, i: int, kind: str) -> str:
     truth = f"true: {kind}" if kind else "no injected anomaly"
     return (f"#{index:<7d} {str(timestamp)[:19]}  value {result.value[i]:10.4g}  "
@@ -194,16 +209,15 @@ def run(args: argparse.Namespace) -> int:
     first_point_seconds = math.nan
     out = sys.stdout
     delay = settings["delay"]
-    chunk = 1 if delay > 0 else (64 if live is not None else 4096)
+    chunk = 64 if live is not None else 4096
     clock_start = time.monotonic()
     try:
         for sim in _blocks(settings, simulation):
-            for start in range(0, len(sim), chunk):
-                stop = min(start + chunk, len(sim))
+            start = 0
+            while start < len(sim):
                 if delay > 0:
-                    wait = clock_start + record.n_points * delay - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
+                    chunk = _wait_until_due(record.n_points, delay, clock_start)
+                stop = min(start + chunk, len(sim))
                 tick = time.perf_counter()
                 result = monitor.update_many(sim.values[start:stop])
                 record.detect_seconds += time.perf_counter() - tick
@@ -224,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
                     live.append(index, result.value, result.score, result.threshold,
                                 result.is_anomaly, sim.labels[start:stop], result.expected)
                 record.n_points += stop - start
+                start = stop
     except KeyboardInterrupt:
         print("interrupted: summary of the points seen so far", file=sys.stderr)
     labels = record.joined("labels").astype(bool)
