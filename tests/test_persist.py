@@ -11,7 +11,7 @@ import pytest
 import oddwatch
 from oddwatch import FixedThreshold, Monitor, RollingZScore, SeasonalDetector
 from oddwatch.errors import CheckpointError
-from oddwatch.persist import FORMAT_VERSION, load_with_extra, read_meta, save
+from oddwatch.persist import FORMAT_VERSION, load_with_extra, meta_digest, read_meta, save
 
 
 @pytest.fixture()
@@ -30,6 +30,7 @@ def _rewrite(path, meta=None, drop=None, extra_member=None):
     with zipfile.ZipFile(path) as zf:
         members = {name: zf.read(name) for name in zf.namelist()}
     if meta is not None:
+        meta = {**meta, "meta_sha256": meta_digest(meta)}  # re-signed: test the later checks
         members["meta.json"] = json.dumps(meta).encode()
     if drop is not None:
         del members[drop]
@@ -118,6 +119,20 @@ def test_flipped_byte_fails_the_checksum(trained):
     raw[-1] ^= 0xFF
     _rewrite(path, drop=name, extra_member=(name, bytes(raw)))
     with pytest.raises(CheckpointError, match="fails its checksum"):
+        oddwatch.load(path)
+
+
+def test_edited_metadata_fails_its_checksum(trained):
+    _, path = trained
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    meta = json.loads(members["meta.json"])
+    meta["params"]["threshold"]["params"]["value"] = 0.1
+    members["meta.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(CheckpointError, match="meta.json fails its checksum"):
         oddwatch.load(path)
 
 

@@ -1,7 +1,8 @@
 """Save and load components as versioned, checksummed files that never run code on load.
 
 A file is a zip archive with ``meta.json`` (format, version, library version, the component's
-kind and parameters, and a SHA-256 of every array) and one ``.npy`` entry per state array.
+kind and parameters, a SHA-256 of every array and one of the metadata itself) and one
+``.npy`` entry per state array.
 Loading reads arrays with ``allow_pickle=False`` and maps ``kind`` through a closed registry of
 known classes; it never imports a name read from a file. A corrupt, truncated, foreign or
 newer-version file raises :class:`~oddwatch.errors.CheckpointError` naming the file and the
@@ -43,6 +44,7 @@ __all__ = [
     "encode_params",
     "load",
     "load_with_extra",
+    "meta_digest",
     "read_meta",
     "register",
     "registered_kinds",
@@ -116,6 +118,12 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
+def meta_digest(meta: Mapping[str, Any]) -> str:
+    """SHA-256 of the metadata (all but its own ``meta_sha256``) in canonical JSON."""
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def save(
     component: Component, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
 ) -> None:
@@ -138,6 +146,7 @@ def save(
             for name, a in state.items()
         },
     }
+    meta["meta_sha256"] = meta_digest(meta)
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as fh:
@@ -171,6 +180,8 @@ def read_meta(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, n
         except (ValueError, zipfile.BadZipFile, OSError) as exc:
             raise CheckpointError(f"{where}: meta.json is corrupt ({exc}).") from None
         _check_header(meta, where)
+        if meta.get("meta_sha256") != meta_digest(meta):
+            raise CheckpointError(f"{where}: meta.json fails its checksum (corrupt or edited).")
         arrays: dict[str, np.ndarray] = {}
         for name, info in meta["arrays"].items():
             try:

@@ -248,7 +248,8 @@ class IsolationForest(Detector):
     with the defaults). The defaults (a 256-point window, 48 trees of 128 shingles of 3) were
     chosen on the simulator: best event F1 0.798 on the first 5,000 points of
     ``simulate(seed=1)`` against 0.665 for the first version's (512 points, 64 trees of 256,
-    shingles of 4) and 0.756 for the original spec's refit-per-point forest. Fails on anomalies that last longer than the window (they become the
+    shingles of 4) and 0.756 for the original spec's refit-per-point forest.
+    Fails on anomalies that last longer than the window (they become the
     norm), on anomalies inside the usual range that need more than ``shingle_size`` points of
     context (a skipped season: use SeasonalDetector), and after a level shift, which keeps
     scoring high until the window has filled with the new level. A spike raises the scores of
