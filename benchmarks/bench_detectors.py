@@ -4,7 +4,9 @@ In one run, on the same 100,000-point simulated stream (``simulate(n_points=N, s
 missing values dropped), for every registered detector with default parameters:
 
 * points/s via ``update`` in a Python loop and via ``update_many`` (kernels compiled first);
-* state size in bytes (everything a checkpoint holds) after the whole stream;
+* state size in bytes (everything a checkpoint holds) after the whole stream, and the peak
+  memory traced by ``tracemalloc`` while building the detector and scoring the whole stream
+  (state + the 100k-point output; allocations inside numba kernels are not traced);
 * event F1 (tolerance 10 points) at the best threshold in hindsight ("oracle", so detectors
   whose scores live on different scales compare fairly), and the default Monitor's own flags.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -59,9 +62,10 @@ def spec_scores(values: np.ndarray) -> tuple[np.ndarray, float]:
     return out, (len(values) - 10) / (time.perf_counter() - start)
 
 
-def river_scores(values: np.ndarray) -> tuple[np.ndarray, float]:
+def river_scores(values: np.ndarray) -> tuple[np.ndarray, float, int]:
     from river import anomaly, preprocessing
 
+    tracemalloc.start()
     scaler, model = preprocessing.MinMaxScaler(), anomaly.HalfSpaceTrees(seed=42)
     out = np.empty(len(values))
     start = time.perf_counter()
@@ -71,23 +75,29 @@ def river_scores(values: np.ndarray) -> tuple[np.ndarray, float]:
         out[i] = model.score_one(scaled)
         model.learn_one(scaled)
         scaler.learn_one(point)
-    return out, len(values) / (time.perf_counter() - start)
+    speed = len(values) / (time.perf_counter() - start)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return out, speed, peak
 
 
 def measure(name: str, values: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     cls = registered_kinds()[name]
     cls().update_many(values[:300])  # compile / load the kernels
+    tracemalloc.start()
     detector = cls()
     start = time.perf_counter()
     scores = detector.update_many(values)
     many = len(values) / (time.perf_counter() - start)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     loop_detector, loop_points = cls(), values[: min(len(values), 50_000)].tolist()
     start = time.perf_counter()
     for x in loop_points:
         loop_detector.update(x)
     loop = len(loop_points) / (time.perf_counter() - start)
     state = sum(a.nbytes for a in detector.get_state().values())
-    return {"many": many, "loop": loop, "state": state, "f1": best_f1(labels, scores)}
+    return {"many": many, "loop": loop, "state": state, "peak": peak, "f1": best_f1(labels, scores)}
 
 
 def main() -> None:
@@ -102,7 +112,7 @@ def main() -> None:
     rows = {n: measure(n, values, labels) for n in names}
     monitor_flags = Monitor().update_many(values).is_anomaly
     monitor_f1 = event_metrics(labels, monitor_flags, tolerance=TOLERANCE).f1
-    river, river_speed = river_scores(values)
+    river, river_speed, river_peak = river_scores(values)
     river_f1 = best_f1(labels, river)
     prefix = args.spec_points
     spec, spec_speed = spec_scores(values[:prefix])
@@ -116,18 +126,20 @@ def main() -> None:
         f"Event F1 with tolerance {TOLERANCE}, best threshold in hindsight.",
         "",
         "| detector | update_many points/s | update loop points/s | x River HST (loop) "
-        "| x spec approach (loop) | state bytes | best F1 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| x spec approach (loop) | state bytes | peak traced MB | x River peak | best F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['many']:,.0f} | {r['loop']:,.0f} | {r['loop'] / river_speed:,.1f} "
-            f"| {r['loop'] / spec_speed:,.0f} | {r['state']:,.0f} | {r['f1']:.3f} |"
+            f"| {r['loop'] / spec_speed:,.0f} | {r['state']:,.0f} | {r['peak'] / 1e6:,.1f} "
+            f"| {r['peak'] / river_peak:.2f} | {r['f1']:.3f} |"
         )
     lines.append(f"| River HalfSpaceTrees (reference) | - | {river_speed:,.0f} | 1.0 | "
-                 f"{river_speed / spec_speed:,.0f} | - | {river_f1:.3f} |")
+                 f"{river_speed / spec_speed:,.0f} | - | {river_peak / 1e6:,.1f} | 1.00 "
+                 f"| {river_f1:.3f} |")
     lines.append(f"| spec: sklearn IsolationForest refit per point on 10 points (reference, first "
-                 f"{prefix} points) | - | {spec_speed:,.1f} | - | 1 | - | {spec_f1:.3f} |")
+                 f"{prefix} points) | - | {spec_speed:,.1f} | - | 1 | - | - | - | {spec_f1:.3f} |")
     lines += [
         "",
         "Default `Monitor()` own flags (no oracle), event F1 on the whole stream: "
