@@ -246,6 +246,67 @@ def half_space_trees(xs, split_dim, split_value, window_size, shingle_size):
     return np.array(scores), reference, latest
 
 
+def half_space_trees_rescaling(xs, split_dim, split_value, window_size, shingle_size):
+    """:func:`half_space_trees` with the scale and the reference redone at every swap.
+
+    At every swap the scale is recomputed from the raw values of the window's shingles (the
+    last ``window_size + shingle_size - 1`` values) by the first window's rule, except that
+    a constant window keeps the previous span centred on its value; the reference masses are
+    recounted from those shingles under the new scale and the latest masses restart at 0.
+    Returns the scores and the final reference and latest masses.
+    """
+    n_trees, n_internal = split_dim.shape
+    height = int(round(math.log2(n_internal + 1)))
+    xs = np.asarray(xs, dtype=np.float64)
+    first = window_size + shingle_size - 1
+
+    def fit(values, previous_span):
+        ordered = np.sort(values)
+        trim = len(values) // 100
+        low, span = ordered[trim], ordered[len(values) - 1 - trim] - ordered[trim]
+        if span <= 0.0:
+            low, span = ordered[0], ordered[-1] - ordered[0]
+        if span <= 0.0 and previous_span is None:
+            span = max(abs(low), 1.0)
+        elif span <= 0.0:
+            low, span = low - previous_span / 2.0, previous_span
+        return low, span
+
+    def count(end, low, span):
+        masses = np.zeros((n_trees, 2 * n_internal + 1), dtype=np.int64)
+        for n in range(end - window_size + 1, end + 1):
+            u = (xs[n - shingle_size + 1 : n + 1] - low) / span
+            for t in range(n_trees):
+                masses[t, half_space_path(u, split_dim, split_value, t)] += 1
+        return masses
+
+    scores = [math.nan] * min(first, len(xs))
+    if len(xs) < first:  # still in the first window: nothing counted yet
+        empty = np.zeros((n_trees, 2 * n_internal + 1), dtype=np.int64)
+        return np.array(scores), empty, empty.copy()
+    low, span = fit(xs[:first], None)
+    reference = count(first - 1, low, span)
+    latest = np.zeros_like(reference)
+    in_window = 0
+    largest = window_size * 2.0**height
+    for n in range(first, len(xs)):
+        u = (xs[n - shingle_size + 1 : n + 1] - low) / span
+        mass = 0
+        for t in range(n_trees):
+            for depth, node in enumerate(half_space_path(u, split_dim, split_value, t)):
+                if depth == height or reference[t, node] < window_size / 10:
+                    mass += reference[t, node] * 2**depth
+                    break
+        scores.append(1.0 - math.log2(1.0 + mass / n_trees) / math.log2(1.0 + largest))
+        for t in range(n_trees):
+            latest[t, half_space_path(u, split_dim, split_value, t)] += 1
+        in_window += 1
+        if in_window == window_size:
+            low, span = fit(xs[n - first + 1 : n + 1], span)
+            reference, latest, in_window = count(n, low, span), np.zeros_like(latest), 0
+    return np.array(scores), reference, latest
+
+
 def rolling_mad_zscore(xs, window_size):
     """|x - median| / (1.4826 MAD) of each value against the ``window_size`` values before it.
 

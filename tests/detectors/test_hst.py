@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from naive import half_space_trees, half_space_trees_build
+from naive import half_space_trees, half_space_trees_build, half_space_trees_rescaling
 
 from oddwatch.detectors import HalfSpaceTrees
 from oddwatch.detectors._half_space import mass, mass_and_learn
@@ -70,7 +70,11 @@ def test_mass_counting_on_a_fixed_tree():
 def test_scores_and_masses_match_naive(n_trees, height, window_size, shingle_size, n):
     xs = _stream(n)
     det = HalfSpaceTrees(
-        n_trees=n_trees, height=height, window_size=window_size, shingle_size=shingle_size
+        n_trees=n_trees,
+        height=height,
+        window_size=window_size,
+        shingle_size=shingle_size,
+        rescale=False,
     )
     state = det.get_state()
     expected, reference, latest = half_space_trees(
@@ -83,19 +87,84 @@ def test_scores_and_masses_match_naive(n_trees, height, window_size, shingle_siz
     np.testing.assert_array_equal(det.masses_[1], latest)
 
 
+@pytest.mark.parametrize("rescale", [False, True])
 @pytest.mark.parametrize("n_points", [20, 21, 29, 36, 37, 38, 80, 85])
-def test_window_swap_matches_naive_at_and_around_boundaries(n_points):
+def test_window_swap_matches_naive_at_and_around_boundaries(n_points, rescale):
     # window_size 8, shingle 2: first window ends at point 9, then a swap every 8 points
     xs = _stream(n_points, seed=3)
-    det = HalfSpaceTrees(n_trees=3, height=4, window_size=8, shingle_size=2)
+    det = HalfSpaceTrees(n_trees=3, height=4, window_size=8, shingle_size=2, rescale=rescale)
     state = det.get_state()
-    _, reference, latest = half_space_trees(xs, state["split_dim"], state["split_value"], 8, 2)
+    naive = half_space_trees_rescaling if rescale else half_space_trees
+    _, reference, latest = naive(xs, state["split_dim"], state["split_value"], 8, 2)
     det.update_many(xs)
     np.testing.assert_array_equal(det.masses_[0], reference)
     np.testing.assert_array_equal(det.masses_[1], latest)
     in_latest = (n_points - 9) % 8
     assert (det.masses_[0][:, 0] == 8).all()  # the root holds a whole window
     assert (det.masses_[1][:, 0] == in_latest).all()
+
+
+@pytest.mark.parametrize(
+    ("n_trees", "height", "window_size", "shingle_size", "n"),
+    [(3, 4, 30, 1, 400), (4, 6, 25, 3, 500), (2, 5, 16, 2, 333)],
+)
+def test_rescaled_scores_and_masses_match_naive(n_trees, height, window_size, shingle_size, n):
+    xs = _stream(n) + np.linspace(0.0, 6.0, n)  # a trend too: every window has a new range
+    det = HalfSpaceTrees(
+        n_trees=n_trees, height=height, window_size=window_size, shingle_size=shingle_size
+    )
+    state = det.get_state()
+    expected, reference, latest = half_space_trees_rescaling(
+        xs, state["split_dim"], state["split_value"], window_size, shingle_size
+    )
+    got = det.update_many(xs)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(det.masses_[0], reference)
+    np.testing.assert_array_equal(det.masses_[1], latest)
+    frozen = HalfSpaceTrees(
+        n_trees=n_trees,
+        height=height,
+        window_size=window_size,
+        shingle_size=shingle_size,
+        rescale=False,
+    )
+    assert not np.allclose(frozen.update_many(xs), got, equal_nan=True)
+
+
+def test_rescaling_follows_a_level_shift_and_a_trend():
+    rng = np.random.default_rng(0)
+    xs = rng.normal(0.0, 1.0, 3000)
+    xs[1500:] += 20.0  # a shift far outside the first range
+    xs += np.linspace(0.0, 30.0, 3000)  # and a trend
+    spikes = np.arange(1750, 3000, 125)
+    xs[spikes] += 6.0
+    kwargs = {"n_trees": 10, "height": 8, "window_size": 100, "shingle_size": 1}
+    frozen = HalfSpaceTrees(rescale=False, **kwargs).update_many(xs)
+    det = HalfSpaceTrees(**kwargs)
+    rescaled = det.update_many(xs)
+    calm = np.setdiff1d(np.arange(1700, 3000), spikes)
+    # frozen: the drifted values pile up in the outermost cells and can no longer be ranked
+    assert np.ptp(frozen[calm]) == 0.0 and (frozen[spikes] == frozen[calm[0]]).all()
+    # rescaled: ordinary points score as they did before the shift, the spikes above them
+    before = np.median(rescaled[200:1400])
+    assert abs(np.median(rescaled[calm]) - before) < 0.05
+    assert np.median(rescaled[spikes]) > np.quantile(rescaled[calm], 0.95)
+    low, span = det.scale_
+    assert low < xs[-100:].mean() < low + span  # the scale follows the latest window
+
+
+def test_a_constant_window_keeps_the_previous_span_centred_on_its_value():
+    # windows of 50 shingles of 2 values: the first swap comes after 51 + 50 points and sees
+    # 4.0 and fifty 10.0s, the second sees only 10.0s
+    xs = np.concatenate([np.linspace(0.0, 4.0, 51), np.full(100, 10.0)])
+    det = HalfSpaceTrees(n_trees=4, height=6, window_size=50, shingle_size=2)
+    det.update_many(xs[:101])
+    assert det.scale_ == (4.0, 6.0)
+    det.update_many(xs[101:])
+    assert det.scale_ == (10.0 - 3.0, 6.0)
+    assert det.score(10.0) == 0.0  # every shingle of the window is in this leaf
+    assert det.score(13.0) == 1.0
 
 
 def test_warm_up_then_scores_in_unit_interval():
@@ -118,7 +187,7 @@ def test_an_outlier_scores_higher():
 
 
 def test_constant_values_score_low_and_a_change_scores_high():
-    det = HalfSpaceTrees(n_trees=10, height=8, window_size=50, shingle_size=1)
+    det = HalfSpaceTrees(n_trees=10, height=8, window_size=50, shingle_size=1, rescale=False)
     scores = det.update_many(np.full(200, 7.0))
     assert det.scale_ == (7.0, 7.0)  # constant start: a range of |value|
     assert scores[-1] == 0.0  # every point in the same leaf: the largest possible mass
@@ -132,6 +201,8 @@ def test_scale_ignores_a_few_outliers_in_the_first_window():
     det.update_many(xs)
     low, span = det.scale_
     assert 0.0 <= low < 0.02 and 0.95 < span <= 1.0
+    det.update_many(np.linspace(1.0, 2.0, 200))  # the next window sets the scale again
+    assert det.scale_ == pytest.approx((1.0, 197 / 199))  # trimmed: 1.0 twice below
 
 
 @pytest.mark.parametrize(
@@ -151,6 +222,7 @@ def test_scale_ignores_a_few_outliers_in_the_first_window():
             "`seed` of HalfSpaceTrees must be an int in [0, 9223372036854775807]; got -1.",
         ),
         ({"height": 2.5}, "`height` of HalfSpaceTrees must be an int in [1, 24]; got 2.5."),
+        ({"rescale": 1}, "`rescale` of HalfSpaceTrees must be a bool; got 1."),
         (
             {"height": 24, "n_trees": 4},
             "`height` of HalfSpaceTrees is too large for n_trees=4: the trees would take "

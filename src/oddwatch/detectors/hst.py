@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 from oddwatch._typing import State
-from oddwatch._validation import IntParam
+from oddwatch._validation import BoolParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors._half_space import build_trees, mass, mass_and_learn, mass_score
@@ -21,7 +21,7 @@ __all__ = ["HalfSpaceTrees"]
 # indices into the int64 counters: points seen, index of the latest window, shingles in it
 _N_SEEN, _WINDOW, _IN_WINDOW = range(3)
 # indices into the int64 config vector
-_WINDOW_SIZE, _SHINGLE_SIZE, _HEIGHT = range(3)
+_WINDOW_SIZE, _SHINGLE_SIZE, _HEIGHT, _RESCALE = range(4)
 # indices into the float scale vector: value mapped to 0 and width mapped to 1
 _LOW, _SPAN = range(2)
 _MAX_STATE_BYTES = 2**31
@@ -40,8 +40,12 @@ def _shingle(history: np.ndarray, scale: np.ndarray, n: int, x: float, u: np.nda
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _calibrate(history: np.ndarray, scale: np.ndarray) -> None:
-    """Map the range of the first window's values, trimmed by 1% at each end, to [0, 1]."""
+def _calibrate(history: np.ndarray, scale: np.ndarray, first: bool) -> None:
+    """Map the range of a window's values, trimmed by 1% at each end, to [0, 1].
+
+    A constant window has no range: the first one gets a span of ``max(|value|, 1)`` from
+    the value, a later one keeps the previous span and centres it on the value.
+    """
     size = history.shape[0]
     ordered = np.sort(history)
     trim = size // 100
@@ -50,8 +54,11 @@ def _calibrate(history: np.ndarray, scale: np.ndarray) -> None:
     if span <= 0.0:  # mostly constant: use the full range
         low = ordered[0]
         span = ordered[size - 1] - low
-    if span <= 0.0:  # constant: one unit of the value's own magnitude
+    if span <= 0.0 and first:  # constant: one unit of the value's own magnitude
         span = max(abs(low), 1.0)
+    elif span <= 0.0:  # constant after a window with a range: keep its width
+        span = scale[_SPAN]
+        low -= 0.5 * span
     scale[_LOW] = low
     scale[_SPAN] = span
 
@@ -80,7 +87,7 @@ def _step(
     if window == 0:  # first window: collect raw values, then scale and learn them at once
         history[n] = x
         if n + 1 == history.shape[0]:
-            _calibrate(history, scale)
+            _calibrate(history, scale, True)
             for j in range(shingle_size - 1, n + 1):
                 _shingle(history, scale, j, history[j], u)
                 mass_and_learn(*trees, u, 0, window_size, height, node, scored)
@@ -88,11 +95,19 @@ def _step(
         return math.nan
     _shingle(history, scale, n, x, u)
     total = mass_and_learn(*trees, u, window, window_size, height, node, scored)
-    history[n % history.shape[0]] = x
+    size = history.shape[0]
+    history[n % size] = x
     counters[_IN_WINDOW] += 1
     if counters[_IN_WINDOW] == window_size:
-        counters[_WINDOW] = window + 1
         counters[_IN_WINDOW] = 0
+        if config[_RESCALE]:  # rescale, relearn the window as window + 1, skip to window + 2
+            _calibrate(history, scale, False)
+            for j in range(n - window_size + 1, n + 1):
+                _shingle(history, scale, j, history[j % size], u)
+                mass_and_learn(*trees, u, window + 1, window_size, height, node, scored)
+            counters[_WINDOW] = window + 2
+        else:
+            counters[_WINDOW] = window + 1
     return float(mass_score(total, split_value.shape[0], window_size, height))
 
 
@@ -143,8 +158,8 @@ def _peek(
 class HalfSpaceTrees(Detector):
     """Streaming Half-Space Trees: a point is anomalous when few recent points share its cell.
 
-    Each point becomes a shingle, the last ``shingle_size`` values, scaled by a range fixed
-    at the end of the first window. ``n_trees`` random half-space trees of depth ``height``
+    Each point becomes a shingle, the last ``shingle_size`` values, scaled by the range of
+    the previous window. ``n_trees`` random half-space trees of depth ``height``
     are drawn once, without data: each tree perturbs a work space around the unit cube and
     every node halves its cell at the midpoint of a random dimension. Every node counts the
     shingles of the latest window that passed through it; every ``window_size`` shingles
@@ -159,21 +174,27 @@ class HalfSpaceTrees(Detector):
 
     Scaling: during the first ``window_size + shingle_size - 1`` points (score ``nan``) the
     raw values are only stored; then their range, trimmed by 1% at each end, is mapped to
-    [0, 1] and frozen, and the stored window is learned as the first reference. Fails when
-    the stream later leaves that range for good (after a level shift or a trend the points
-    pile into the outermost cells: after one window they look normal and can no longer be
-    ranked), when the first window is unrepresentative (a constant start falls back to a
-    range of ``max(|value|, 1)``), on anomalies that fill a whole window (they become the
-    reference), and on anomalies of shape inside the normal range: scoring stops at cells
-    holding a tenth of a window, so the trees see only coarse structure. It ranks by
+    [0, 1] and the stored window is learned as the first reference. With ``rescale`` (the
+    default) every swap refits the range to the window just ended (its raw values are kept
+    in a ring) and recounts that window under the new scale as the reference, so the masses
+    always agree with the scale and the detector follows level shifts and trends; a constant
+    window keeps the previous span, centred on its value (a constant first window gets a
+    span of ``max(|value|, 1)``). Without it the first range is frozen, and after a level
+    shift or along a trend the points pile into the outermost cells and can no longer be
+    ranked. Fails for up to a window after a regime change (the new points sit in cells
+    empty in the reference, often all scoring 1), on anomalies that fill a whole window
+    (they become the reference), and on anomalies of shape inside the normal range: scoring
+    stops at cells holding a tenth of a window, so the trees see only coarse structure. It ranks by
     density, not distance: points beyond the bulk stop in the same sparse tail cells, so a
     4 sd and a 12 sd spike score alike. A spike also raises the next ``shingle_size - 1``
     scores, while it is inside their shingles.
 
     Cost per point: one root-to-leaf walk per tree, ``n_trees * (height + 1)`` nodes; the
-    window swap is lazy, O(1). Memory: about ``41 * n_trees * 2**height`` bytes (34 MB with
-    the defaults, 1 MB with ``height=10``). Tan, Ting & Liu, "Fast Anomaly Detection for
-    Streaming Data", IJCAI 2011. See docs/algorithms/hst.md.
+    window swap is lazy, O(1), plus with ``rescale`` a sort and one walk per shingle of the
+    window (about twice the walks per point overall). Memory: about
+    ``41 * n_trees * 2**height`` bytes (34 MB with the defaults, 1 MB with ``height=10``).
+    Tan, Ting & Liu, "Fast Anomaly Detection for Streaming Data", IJCAI 2011. See
+    docs/algorithms/hst.md.
 
     Parameters
     ----------
@@ -187,6 +208,9 @@ class HalfSpaceTrees(Detector):
         Consecutive values per shingle; 1 scores single values.
     seed
         Seed of the generator that draws the work spaces and split dimensions.
+    rescale
+        Refit the scale to each window at its swap and recount it as the reference (True),
+        or freeze the first window's scale (False).
 
     Examples
     --------
@@ -198,7 +222,7 @@ class HalfSpaceTrees(Detector):
     >>> int(np.isnan(scores).sum()), round(float(np.nanmedian(scores)), 2)
     (251, 0.48)
     >>> [round(float(s), 2) for s in scores[799:803]]  # the spike is in two shingles
-    [0.5, 0.72, 0.77, 0.49]
+    [0.5, 0.72, 0.77, 0.5]
     """
 
     _param_specs = {
@@ -207,6 +231,7 @@ class HalfSpaceTrees(Detector):
         "window_size": IntParam(low=2, high=1_000_000),
         "shingle_size": IntParam(low=1, high=64),
         "seed": IntParam(low=0, high=2**63 - 1),
+        "rescale": BoolParam(),
     }
     _step = staticmethod(_step)
     _block = staticmethod(_block)
@@ -218,12 +243,14 @@ class HalfSpaceTrees(Detector):
         window_size: int = 250,
         shingle_size: int = 2,
         seed: int = 0,
+        rescale: bool = True,
     ) -> None:
         self.n_trees = n_trees
         self.height = height
         self.window_size = window_size
         self.shingle_size = shingle_size
         self.seed = seed
+        self.rescale = rescale
         self._setup()
 
     def _check_param_combination(self) -> None:
@@ -252,7 +279,9 @@ class HalfSpaceTrees(Detector):
             "mass_window": np.zeros((self.n_trees, n_nodes), dtype=np.int64),
             "scale": np.array([0.0, 1.0]),
             "counters": np.zeros(3, dtype=np.int64),
-            "config": np.array([self.window_size, self.shingle_size, self.height], dtype=np.int64),
+            "config": np.array(
+                [self.window_size, self.shingle_size, self.height, self.rescale], dtype=np.int64
+            ),
         }
 
     def score(self, x: float) -> float:
