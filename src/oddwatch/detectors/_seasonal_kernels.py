@@ -153,6 +153,25 @@ def _rebaseline(
 
 
 @numba.jit(**NUMBA_OPTIONS)
+def push_mean(window: np.ndarray, k: int, value: float) -> float:
+    """Write the ``k``-th value into the ring ``window``; return the mean of those held."""
+    width = window.shape[0]
+    window[k % width] = value
+    filled = min(k + 1, width)
+    total = 0.0
+    for i in range(filled):
+        total += window[i]
+    return total / filled
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def beyond_range(x: float, lowest: float, highest: float, margin: float) -> bool:
+    """True when ``x`` lies outside ``[lowest, highest]`` by more than ``margin`` of its span."""
+    span = highest - lowest
+    return x > highest + margin * span or x < lowest - margin * span
+
+
+@numba.jit(**NUMBA_OPTIONS)
 def _surprise(
     smooth: np.ndarray, stats: np.ndarray, counters: np.ndarray, z: float, x: float,
     range_margin: float,
@@ -170,12 +189,7 @@ def _surprise(
         p = math.erfc(abs(z) / _SQRT2)
     else:
         k = counters[_N_AVG]
-        smooth[k % width] = min(abs(z), _RAW_CAP)
-        filled = min(k + 1, width)
-        avg = 0.0
-        for i in range(filled):
-            avg += smooth[i]
-        avg /= filled
+        avg = push_mean(smooth, k, min(abs(z), _RAW_CAP))
         p = 1.0
         if k >= width:
             spread = math.sqrt(max(stats[_AVG_VAR], 1e-6))
@@ -185,10 +199,8 @@ def _surprise(
         stats[_AVG_MEAN] += rate * delta
         stats[_AVG_VAR] += rate * (delta * delta - stats[_AVG_VAR])
         counters[_N_AVG] = k + 1
-    if range_margin > 0.0:
-        span = stats[_HIGHEST] - stats[_LOWEST]
-        if x > stats[_HIGHEST] + range_margin * span or x < stats[_LOWEST] - range_margin * span:
-            p = min(p, 1e-4)
+    if range_margin > 0.0 and beyond_range(x, stats[_LOWEST], stats[_HIGHEST], range_margin):
+        p = min(p, 1e-4)
     return p
 
 

@@ -12,7 +12,14 @@ from oddwatch._typing import State
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
-from oddwatch.detectors._seasonal_kernels import floored_scale, forecast, season_length, seen_range
+from oddwatch.detectors._seasonal_kernels import (
+    beyond_range,
+    floored_scale,
+    forecast,
+    push_mean,
+    season_length,
+    seen_range,
+)
 from oddwatch.detectors._seasonal_kernels import step as seasonal_step
 from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
 from oddwatch.persist import register
@@ -86,20 +93,9 @@ def _step(
     lowest, highest = seen_range(seasonal_stats)
     # no forecast exists for the first point: count it as a maximal deviation (the prior)
     deviation = min(abs(x - expected) / scale, cap) if n > 0 else cap
-    width = window.shape[0]
-    window[n % width] = deviation
-    filled = min(n + 1, width)
-    avg = 0.0
-    for i in range(filled):
-        avg += window[i]
-    avg /= filled
+    avg = push_mean(window, n, deviation)
     surprise = _calibrated(stats, counters, avg, memory, tail_level)
-    span = highest - lowest
-    if (
-        range_margin > 0.0
-        and n > warmup
-        and (x > highest + range_margin * span or x < lowest - range_margin * span)
-    ):
+    if range_margin > 0.0 and n > warmup and beyond_range(x, lowest, highest, range_margin):
         surprise = max(surprise, range_surprise)
     score = math.nan
     if n >= warmup:
