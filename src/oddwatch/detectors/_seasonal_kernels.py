@@ -161,7 +161,7 @@ def push_mean(window: np.ndarray, k: int, value: float) -> float:
     total = 0.0
     for i in range(filled):
         total += window[i]
-    return total / filled
+    return float(total / filled)
 
 
 @numba.jit(**NUMBA_OPTIONS)
