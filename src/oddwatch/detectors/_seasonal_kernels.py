@@ -29,8 +29,9 @@ __all__ = [
 
 # indices into the float state vector
 (_LEVEL, _VAR, _CUSUM_UP, _CUSUM_DOWN, _FAST_RESIDUAL, _SEASON_CORR, _FAST_VAR, _CUSUM_VAR,
- _RUN_SUM, _PREVIOUS, _REPEAT_RATE, _AVG_MEAN, _AVG_VAR, _LOWEST, _HIGHEST, _QUIET_PEAK) = range(16)
-_N_STATS = 16
+ _RUN_SUM, _PREVIOUS, _REPEAT_RATE, _AVG_MEAN, _AVG_VAR, _LOWEST, _HIGHEST, _QUIET_PEAK,
+ _TAIL_QUANTILE) = range(17)
+_N_STATS = 17
 # indices into the integer counters
 _N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN, _QUIET, _N_AVG = range(8)
 _N_COUNTERS = 8
@@ -45,6 +46,9 @@ _PROTECT = 4.0  # residuals beyond this many scale units do not update the scale
 _VAR_SLACK = 4.0  # volatility CUSUM: z^2 above this accumulates
 _VAR_THRESHOLD = 150.0
 _SQRT2 = math.sqrt(2.0)
+_TAIL_RATE = 0.005  # relative step of the running tail quantile of |z|
+_QUIET_WIDTH_POWER = 3.0  # quiet periods last quiet_period * tail_width ** this
+_MAX_QUIET_FACTOR = 100.0  # ... at most this many times quiet_period
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -205,6 +209,28 @@ def _surprise(
 
 
 @numba.jit(**NUMBA_OPTIONS)
+def _tail_width(stats: np.ndarray, config: np.ndarray, z: float) -> float:
+    """How much wider than Gaussian the residuals' tail is (>= 1), then learn from ``|z|``.
+
+    A running estimate ``q`` of the ``config[13]`` quantile of ``|z|`` (stochastic
+    approximation, relative step ``_TAIL_RATE``) is compared with the Gaussian one,
+    ``config[14]``: heavy-tailed residuals (``q`` above it) widen the scale used for scoring
+    by ``q / gaussian``, so a stream that is often 6-sigma away needs a bigger excursion to
+    surprise. 1 when ``config[13]`` is 0 (off). The estimate is learned after it is used.
+    """
+    level, gaussian = config[13], config[14]
+    if level <= 0.0:
+        return 1.0
+    q = stats[_TAIL_QUANTILE]
+    if q <= 0.0:
+        q = gaussian
+    width = max(1.0, q / gaussian)
+    above = 1.0 if abs(z) > q else 0.0
+    stats[_TAIL_QUANTILE] = q + _TAIL_RATE * max(q, 0.1) * (above - (1.0 - level))
+    return width
+
+
+@numba.jit(**NUMBA_OPTIONS)
 def step(
     history: np.ndarray,
     profile: np.ndarray,
@@ -237,13 +263,17 @@ def step(
         stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
         counters[_STUCK_RUN] = stuck_run
         if n >= warmup:
-            bits = -math.log10(max(_surprise(smooth, stats, counters, z, x, range_margin), 1e-300))
+            tail_width = _tail_width(stats, config, z)
+            bits = -math.log10(
+                max(_surprise(smooth, stats, counters, z / tail_width, x, range_margin), 1e-300)
+            )
             score = bits / (1.0 + bits)
             if counters[_QUIET] > 0 and bits <= _BREAK_FACTOR * stats[_QUIET_PEAK]:
                 counters[_QUIET] -= 1
                 score = min(score, _QUIET_SCORE)
             elif quiet_period > 0 and score >= alarm_level:
-                counters[_QUIET] = quiet_period
+                factor = min(tail_width**_QUIET_WIDTH_POWER, _MAX_QUIET_FACTOR)
+                counters[_QUIET] = int(quiet_period * factor)
                 stats[_QUIET_PEAK] = bits
             if stuck_run > 0:  # its own channel: one report when a run becomes improbable
                 per_point = -math.log10(stats[_REPEAT_RATE] + 1.0 / (n + 2.0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,15 @@ from oddwatch.errors import InvalidParameterError
 from oddwatch.persist import register
 
 __all__ = ["SeasonalDetector"]
+
+
+def gaussian_abs_quantile(level: float) -> float:
+    """The ``level`` quantile of ``|z|`` for a standard normal ``z`` (0 for level 0).
+
+    >>> round(gaussian_abs_quantile(0.99), 3)
+    2.576
+    """
+    return NormalDist().inv_cdf((1.0 + level) / 2.0) if level > 0 else 0.0
 
 
 def check_season_length(owner: str, value: Any) -> None:
@@ -93,8 +103,17 @@ class SeasonalDetector(Detector):
         unless their surprise ``S`` is more than twice that of the alarm that started the quiet
         period (which then restarts it): one alarm per anomaly instead of a burst, while a
         clearly stronger new anomaly still gets through. 0 turns this off and scores every point.
+        On a heavy-tailed stream (see ``tail_quantile``) the quiet period is longer by the cube
+        of the tail's widening: bursty streams get fewer, better-spaced alarms.
     alarm_level
         Score that starts a quiet period.
+    tail_quantile
+        Heavy-tail correction: a running estimate of this quantile of ``|z|`` is compared with
+        the Gaussian one (2.576 for 0.99); when the residuals' tail is wider, ``z`` is divided
+        by the ratio before scoring, so a stream whose residuals are often far out (tweet
+        counts, bursty CPU) needs a bigger excursion to alarm, while Gaussian-like noise is
+        scored as before. The estimate moves by 0.5% of itself per point, so it follows a
+        change of noise over a few thousand points. 0 turns it off.
 
     Examples
     --------
@@ -121,6 +140,7 @@ class SeasonalDetector(Detector):
         "range_margin": FloatParam(0.0, None),
         "quiet_period": IntParam(low=0),
         "alarm_level": FloatParam(0.0, 1.0),
+        "tail_quantile": FloatParam(0.0, 1.0, high_open=True),
     }
     _step = staticmethod(step)
     _block = staticmethod(block)
@@ -140,6 +160,7 @@ class SeasonalDetector(Detector):
         range_margin: float = 0.0,
         quiet_period: int = 50,
         alarm_level: float = 0.8,
+        tail_quantile: float = 0.99,
     ) -> None:
         self.season_length = season_length
         self.max_season_length = max_season_length
@@ -154,6 +175,7 @@ class SeasonalDetector(Detector):
         self.range_margin = range_margin
         self.quiet_period = quiet_period
         self.alarm_level = alarm_level
+        self.tail_quantile = tail_quantile
         self._setup()
 
     def _check_param_combination(self) -> None:
@@ -180,6 +202,8 @@ class SeasonalDetector(Detector):
                 self.range_margin,
                 self.alarm_level,
                 self.quiet_period,
+                self.tail_quantile,
+                gaussian_abs_quantile(self.tail_quantile),
             ],
             dtype=np.float64,
         )
