@@ -224,7 +224,7 @@ def _tail_width(stats: np.ndarray, config: np.ndarray, z: float) -> float:
     q = stats[_TAIL_QUANTILE]
     if q <= 0.0:
         q = gaussian
-    width = max(1.0, q / gaussian)
+    width: float = max(1.0, q / gaussian)
     above = 1.0 if abs(z) > q else 0.0
     stats[_TAIL_QUANTILE] = q + _TAIL_RATE * max(q, 0.1) * (above - (1.0 - level))
     return width
