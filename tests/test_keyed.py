@@ -63,7 +63,7 @@ def naive(make_detector, max_keys, keys, values):
             if len(monitors) == max_keys:
                 monitors.popitem(last=False)
                 evicted += 1
-            monitors[key] = Monitor(make_detector(), FixedThreshold())
+            monitors[key] = Monitor(make_detector())
         result = monitors[key].update_many([x])
         for f in FIELDS:
             out[f].append(getattr(result, f)[0])

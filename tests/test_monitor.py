@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oddwatch import FixedThreshold, Monitor, RollingZScore, SeasonalDetector
+from oddwatch import FixedThreshold, Monitor, QuantileThreshold, RollingZScore, SeasonalDetector
+from oddwatch.detectors import (
+    CalibratedSurpriseDetector,
+    HalfSpaceTrees,
+    IsolationForest,
+    RollingMADZScore,
+)
 from oddwatch.errors import InvalidInputError, InvalidParameterError
 
 
@@ -107,3 +113,31 @@ def test_default_components_and_clone():
     mon.update_many(_stream())
     fresh = mon.clone()
     assert fresh.n_seen_ == 0 and fresh.detector_.n_seen_ == 0
+
+
+@pytest.mark.parametrize(
+    ("detector", "expected"),
+    [
+        (SeasonalDetector(), FixedThreshold(0.8)),
+        (CalibratedSurpriseDetector(), FixedThreshold(0.7)),
+        (RollingZScore(), FixedThreshold(4.0)),
+        (RollingMADZScore(), FixedThreshold(4.0)),
+        (IsolationForest(), QuantileThreshold()),
+        (HalfSpaceTrees(), QuantileThreshold()),
+    ],
+)
+def test_without_a_threshold_the_detector_chooses_its_own(detector, expected):
+    mon = Monitor(detector)
+    assert repr(mon.threshold_) == repr(expected)
+    # an explicit threshold always wins
+    assert Monitor(detector, FixedThreshold(0.5)).threshold_.value == 0.5
+
+
+def test_a_z_score_monitor_flags_only_outliers_by_default():
+    xs = _stream(1000)
+    xs[700] = 30.0
+    flags = Monitor(RollingZScore(window_size=50)).update_many(xs).is_anomaly
+    assert flags[700] and flags.sum() <= 3
+    # the shared default of scores in [0, 1] (0.8) flags z > 0.8: about 40% of the points
+    loose = Monitor(RollingZScore(window_size=50), FixedThreshold(0.8)).update_many(xs)
+    assert loose.is_anomaly.sum() > 300

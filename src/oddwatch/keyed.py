@@ -40,7 +40,7 @@ from oddwatch.detectors import Detector, SeasonalDetector
 from oddwatch.errors import CheckpointError, InvalidInputError, InvalidParameterError
 from oddwatch.monitor import ON_INVALID, MonitorResult, Verdict, _coerce
 from oddwatch.persist import register
-from oddwatch.thresholds import FixedThreshold, Threshold
+from oddwatch.thresholds import Threshold
 
 __all__ = ["KeyedMonitor", "KeyedResult"]
 
@@ -118,7 +118,7 @@ class KeyedMonitor(Component):
         ``SeasonalDetector(max_season_length=64)`` (seasons up to 64 points).
     threshold
         Template threshold, :class:`~oddwatch.thresholds.FixedThreshold`; default
-        ``FixedThreshold()`` as in ``Monitor``.
+        ``detector.default_threshold()`` as in ``Monitor``.
     max_keys
         Most keys tracked at once.
     on_invalid
@@ -170,7 +170,7 @@ class KeyedMonitor(Component):
         check_params("KeyedMonitor", self._param_specs, {"max_keys": max_keys,
                                                          "on_invalid": on_invalid})
         det = SeasonalDetector(max_season_length=64) if detector is None else detector
-        thr = FixedThreshold() if threshold is None else threshold
+        thr = det.default_threshold() if threshold is None else threshold
         self._detector_loop = self._loop_for("detector", det, DETECTOR_LOOPS)
         self._threshold_loop = self._loop_for("threshold", thr, THRESHOLD_LOOPS)
         self._initial = {f"detector.{k}": v for k, v in det._initial_state().items()}

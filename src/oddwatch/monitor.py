@@ -16,7 +16,7 @@ from oddwatch._validation import OptionParam, check_params
 from oddwatch.detectors import Detector, SeasonalDetector
 from oddwatch.errors import InvalidInputError, InvalidParameterError
 from oddwatch.persist import register
-from oddwatch.thresholds import FixedThreshold, Threshold
+from oddwatch.thresholds import Threshold
 
 __all__ = ["Monitor", "MonitorResult", "Verdict"]
 
@@ -134,8 +134,9 @@ class Monitor(Component):
     detector
         Scores each point; default :class:`~oddwatch.detectors.SeasonalDetector`.
     threshold
-        Turns scores into flags; default ``FixedThreshold(0.8)``: on the default detector's
-        score, a false-alarm probability of 1e-4 per point under its noise model.
+        Turns scores into flags; default ``detector.default_threshold()``: for the default
+        detector ``FixedThreshold(0.8)``, a false-alarm probability of 1e-4 per point under its
+        noise model.
     on_invalid
         ``"raise"``, ``"skip"`` or ``"flag"``.
 
@@ -175,7 +176,9 @@ class Monitor(Component):
                 f"`threshold` of Monitor must be an oddwatch Threshold; got {threshold!r}."
             )
         self.detector_: Detector = SeasonalDetector() if detector is None else detector
-        self.threshold_: Threshold = FixedThreshold() if threshold is None else threshold
+        self.threshold_: Threshold = (
+            self.detector_.default_threshold() if threshold is None else threshold
+        )
         self._counters = np.zeros(3, dtype=np.int64)  # points, skipped, flagged invalid
 
     @property

@@ -13,6 +13,7 @@ from oddwatch import Monitor
 from oddwatch.cli import main as cli_main
 from oddwatch.cli._nab_report import Progress
 from oddwatch.cli.commands import evaluate
+from oddwatch.detectors import RollingZScore
 from oddwatch.evaluate import load_corpus, load_results_dir, run_nab, score_corpus
 
 T0 = np.datetime64("2021-03-01T00:00:00", "s")
@@ -68,17 +69,23 @@ def test_json_last_line_has_the_three_profiles_and_matches_the_library(cli, nab_
         assert result[profile] == pytest.approx(score)
         assert result["flags"][profile] == pytest.approx(run.own_flags.scores[profile])
     assert result["detector"] == "Monitor" and result["files"] == 2 and result["windows"] == 2
-    assert result["events"]["n_events"] == 2 and result["events"]["from"] == "own flags"
+    assert result["events"]["n_events"] == 2
     assert result["scoreboard"]["standard"]["of"] == 15
 
 
-def test_a_detector_with_params_has_no_own_flags(cli, nab_dir, capsys):
+def test_a_detector_is_scored_with_its_own_flags_from_its_default_threshold(cli, nab_dir, capsys):
     argv = ["evaluate", "nab", "--data", str(nab_dir), "--detector", "rollingzscore"]
     assert cli([*argv, "--param", "window_size=30", "--json"]) == 0
     result = last_json(capsys.readouterr().out)
     assert result["detector"] == "RollingZScore" and result["params"] == {"window_size": 30}
-    assert result["flags"] is None and result["squashed"] is True
-    assert result["events"]["from"] == "optimised standard threshold"
+    assert result["squashed"] is True
+    corpus = load_corpus(nab_dir)
+    run = run_nab(corpus, lambda: Monitor(RollingZScore(window_size=30)))
+    for profile, score in run.own_flags.scores.items():
+        assert result["flags"][profile] == pytest.approx(score)
+    # flags after each file's probationary period, at RollingZScore's default threshold of 4
+    flagged = sum(int(run.flags[k][f.probationary :].sum()) for k, f in corpus.files.items())
+    assert result["events"]["n_flags"] == flagged > 0
 
 
 def test_monitor_params_reach_its_detector_and_threshold(cli, nab_dir, capsys):

@@ -86,7 +86,7 @@ def print_table(s: dict[str, Any], out: TextIO) -> None:
     for name, threshold in s["thresholds"].items():
         board = s["scoreboard"][name]
         rank = "n/a" if board["rank"] is None else f"{board['rank']}/{board['of']}"
-        flags = "-".rjust(9) if own is None else fmt(own[name], "9.2f")
+        flags = fmt(own[name], "9.2f")
         print(f"{name:<20} {fmt(s[name], '9.2f')} {threshold:9.4f} {rank:>7} {flags}", file=out)
     print("\non the published scoreboard (optimised score):", file=out)
     for name, board in s["scoreboard"].items():
@@ -103,7 +103,7 @@ def print_table(s: dict[str, Any], out: TextIO) -> None:
     e = s["events"]
     delay = "n/a" if e["mean_delay"] is None else f"{e['mean_delay']:.1f} rows"
     print(
-        f"\nwindows caught ({e['from']}, scored rows): {e['n_detected_events']}/{e['n_events']}; "
+        f"\nwindows caught (own flags, scored rows): {e['n_detected_events']}/{e['n_events']}; "
         f"{e['n_flags']:,} flags, precision {e['precision']:.3f}, recall {e['recall']:.3f}, "
         f"F1 {e['f1']:.3f}, mean delay {delay}",
         file=out,

@@ -20,8 +20,9 @@ import numpy as np
 from oddwatch._base import KernelComponent
 from oddwatch._typing import FloatArray
 from oddwatch._validation import IntParam
+from oddwatch.thresholds import FixedThreshold, QuantileThreshold, Threshold
 
-__all__ = ["Detector", "WindowDetector"]
+__all__ = ["Detector", "WindowDetector", "quantile_default_threshold"]
 
 
 class Detector(KernelComponent):
@@ -36,6 +37,18 @@ class Detector(KernelComponent):
     def warm_(self) -> bool:
         """True once scores are no longer ``nan`` warm-up placeholders."""
         raise NotImplementedError
+
+    def default_threshold(self) -> Threshold:
+        """The threshold a :class:`~oddwatch.Monitor` uses with this detector when given none.
+
+        ``FixedThreshold(0.8)`` for scores of the form ``S / (1 + S)`` with ``S = -log10 p``
+        (0.8 is a 1-in-10,000 point); detectors whose scores mean something else override it.
+
+        >>> from oddwatch.detectors import SeasonalDetector
+        >>> SeasonalDetector().default_threshold()
+        FixedThreshold(value=0.8)
+        """
+        return FixedThreshold(0.8)
 
     def explain_many(self, xs: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
         """:meth:`update_many`, plus the expected value and the residual scale per point.
@@ -64,3 +77,16 @@ class WindowDetector(Detector):
     @property
     def warm_(self) -> bool:
         return self.n_seen_ >= self.window_size
+
+    def default_threshold(self) -> Threshold:
+        """``FixedThreshold(4.0)``: the window detectors score in standard deviations."""
+        return FixedThreshold(4.0)
+
+
+def quantile_default_threshold(self: Detector) -> Threshold:
+    """``QuantileThreshold()`` (the stream's own 0.999 quantile), for scores with no fixed meaning.
+
+    Isolation and mass scores are ranks, not probabilities; a quantile of the score stream
+    flags about 1 point in 1,000 whatever their scale.
+    """
+    return QuantileThreshold()

@@ -11,7 +11,7 @@ import numpy as np
 from oddwatch._typing import State
 from oddwatch._validation import BoolParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.detectors._base import Detector
+from oddwatch.detectors._base import Detector, quantile_default_threshold
 from oddwatch.detectors._half_space import build_trees, mass, mass_and_learn, mass_score
 from oddwatch.errors import InvalidParameterError
 from oddwatch.persist import register
@@ -287,6 +287,8 @@ class HalfSpaceTrees(Detector):
     def score(self, x: float) -> float:
         """The score :meth:`update` would give ``x``, computed without copying the trees."""
         return float(_peek(*self._args, self._value(x)))
+
+    default_threshold = quantile_default_threshold
 
     @property
     def warm_(self) -> bool:

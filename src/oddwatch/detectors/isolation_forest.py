@@ -12,7 +12,7 @@ from oddwatch._random import below, uniform
 from oddwatch._typing import State
 from oddwatch._validation import BoolParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.detectors._base import Detector
+from oddwatch.detectors._base import Detector, quantile_default_threshold
 from oddwatch.errors import InvalidParameterError
 from oddwatch.persist import register
 
@@ -375,6 +375,8 @@ class IsolationForest(Detector):
             "counters": np.zeros(1, dtype=np.int64),
             "config": config,
         }
+
+    default_threshold = quantile_default_threshold
 
     @property
     def warm_(self) -> bool:

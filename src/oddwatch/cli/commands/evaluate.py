@@ -1,9 +1,10 @@
 """``oddwatch evaluate nab``: run a detector over the Numenta Anomaly Benchmark and score it.
 
 Every file gets a fresh component built from one parameter set; its scores are scored as NAB
-does (one optimised threshold per profile, comparable with the published scoreboard), a
-Monitor's own flags are scored as they are (what a deployed user gets), and anomaly windows
-caught are counted. Prints a table, or with ``--json`` one JSON object on the last line.
+does (one optimised threshold per profile, comparable with the published scoreboard), its own
+flags are scored as they are (what a deployed user gets; a detector runs inside
+``Monitor(detector)``), and anomaly windows caught are counted. Prints a table, or with
+``--json`` one JSON object on the last line.
 
 Examples
 --------
@@ -12,7 +13,7 @@ Examples
 >>> args = parser.parse_args(["nab", "--detector", "RollingZScore", "--param", "window_size=50"])
 >>> args.benchmark, args.detector, args.param
 ('nab', 'RollingZScore', ['window_size=50'])
->>> build_factory("RollingZScore", parse_params(args.param))()
+>>> build_factory("RollingZScore", parse_params(args.param))().detector_
 RollingZScore(window_size=50)
 """
 
@@ -24,10 +25,13 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from oddwatch.cli._nab_report import Progress, neighbours, number, print_table
 from oddwatch.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from oddwatch.detectors import Detector
 
 __all__ = [
     "EPILOG",
@@ -173,7 +177,10 @@ def build_factory(name: str, params: Mapping[str, Any]) -> Callable[[], Any]:
     """A function building a fresh `name` component with `params`, checked once now.
 
     `name` is matched case-insensitively against :func:`detector_names`; with ``"Monitor"``,
-    plain keys go to its default detector and ``threshold.KEY`` to its default threshold.
+    plain keys go to its default detector and ``threshold.KEY`` to its default threshold. A
+    detector name builds ``Monitor(detector)``: scores are the detector's, and its flags come
+    from the detector's :meth:`~oddwatch.detectors.Detector.default_threshold`, so every
+    detector's own flags are scored too.
 
     Raises
     ------
@@ -220,7 +227,7 @@ def build_factory(name: str, params: Mapping[str, Any]) -> Callable[[], Any]:
         _check_keys(cls, params, canonical)
 
         def factory() -> Any:
-            return cls(**params)
+            return Monitor(cast("Detector", cls(**params)))
 
     try:
         factory()
@@ -255,6 +262,7 @@ def _run_nab(args: argparse.Namespace) -> int:
         progress.close()
     ran = time.perf_counter()
     optimised, own = result.optimised, result.own_flags
+    assert own is not None  # the factory always builds a Monitor
     events = result.event_metrics
     scored = time.perf_counter()
     if args.out:
@@ -275,11 +283,8 @@ def _run_nab(args: argparse.Namespace) -> int:
         **{name: number(r.score) for name, r in optimised.profiles.items()},
         "thresholds": {name: r.threshold for name, r in optimised.profiles.items()},
         "scoreboard": {name: neighbours(r.score, name) for name, r in optimised.profiles.items()},
-        "flags": None if own is None else {k: number(v) for k, v in own.scores.items()},
-        "events": {
-            "from": "own flags" if result.flags is not None else "optimised standard threshold",
-            **{k: number(v) for k, v in events.as_dict().items()},
-        },
+        "flags": {k: number(v) for k, v in own.scores.items()},
+        "events": {k: number(v) for k, v in events.as_dict().items()},
         "squashed": result.squashed,
         "out": None if not args.out else str(Path(args.out) / detector),
         "load_seconds": round(loaded - started, 3),
