@@ -80,3 +80,14 @@ def test_tail_quantile_zero_is_the_plain_gaussian_score():
 def test_bad_tail_quantile_is_rejected(value):
     with pytest.raises(InvalidParameterError, match="tail_quantile"):
         SeasonalDetector(tail_quantile=value)
+
+
+def test_on_gaussian_noise_a_quiet_period_yields_only_to_a_much_stronger_surprise():
+    xs = np.random.default_rng(6).normal(0.0, 1.0, 3000)
+    xs[2000] += 8.0  # alarm: starts a quiet period of 50 points (width 1)
+    xs[2010] += 8.0  # as strong: muted at 0.5
+    xs[2020] += 30.0  # far more than twice the surprise: gets through
+    scores = SeasonalDetector(season_length=0).update_many(xs)
+    assert scores[2000] > 0.8
+    assert scores[2010] <= 0.5
+    assert scores[2020] > 0.8

@@ -46,7 +46,9 @@ _PROTECT = 4.0  # residuals beyond this many scale units do not update the scale
 _VAR_SLACK = 4.0  # volatility CUSUM: z^2 above this accumulates
 _VAR_THRESHOLD = 150.0
 _SQRT2 = math.sqrt(2.0)
-_TAIL_RATE = 0.005  # relative step of the running tail quantile of |z|
+_TAIL_RATE = 0.005  # relative step of the running tail quantile of |z| in the long run,
+_TAIL_START = 5.0  # larger early on: _TAIL_START / (points scored + 1),
+_TAIL_RATE_CAP = 0.1  # but never above this
 _QUIET_WIDTH_POWER = 3.0  # quiet periods last quiet_period * tail_width ** this
 _MAX_QUIET_FACTOR = 100.0  # ... at most this many times quiet_period
 
@@ -209,11 +211,13 @@ def _surprise(
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _tail_width(stats: np.ndarray, config: np.ndarray, z: float) -> float:
+def _tail_width(stats: np.ndarray, config: np.ndarray, z: float, learned: int) -> float:
     """How much wider than Gaussian the residuals' tail is (>= 1), then learn from ``|z|``.
 
     A running estimate ``q`` of the ``config[13]`` quantile of ``|z|`` (stochastic
-    approximation, relative step ``_TAIL_RATE``) is compared with the Gaussian one,
+    approximation; relative step ``_TAIL_START / (learned + 1)`` clipped to
+    ``[_TAIL_RATE, _TAIL_RATE_CAP]``, so it settles fast and then moves slowly;
+    ``learned`` = points scored before this one) is compared with the Gaussian one,
     ``config[14]``: heavy-tailed residuals (``q`` above it) widen the scale used for scoring
     by ``q / gaussian``, so a stream that is often 6-sigma away needs a bigger excursion to
     surprise. 1 when ``config[13]`` is 0 (off). The estimate is learned after it is used.
@@ -226,7 +230,8 @@ def _tail_width(stats: np.ndarray, config: np.ndarray, z: float) -> float:
         q = gaussian
     width: float = max(1.0, q / gaussian)
     above = 1.0 if abs(z) > q else 0.0
-    stats[_TAIL_QUANTILE] = q + _TAIL_RATE * max(q, 0.1) * (above - (1.0 - level))
+    rate = min(_TAIL_RATE_CAP, max(_TAIL_RATE, _TAIL_START / (learned + 1.0)))
+    stats[_TAIL_QUANTILE] = q + rate * max(q, 0.1) * (above - (1.0 - level))
     return width
 
 
@@ -263,12 +268,14 @@ def step(
         stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
         counters[_STUCK_RUN] = stuck_run
         if n >= warmup:
-            tail_width = _tail_width(stats, config, z)
+            tail_width = _tail_width(stats, config, z, n - warmup)
             bits = -math.log10(
                 max(_surprise(smooth, stats, counters, z / tail_width, x, range_margin), 1e-300)
             )
             score = bits / (1.0 + bits)
-            if counters[_QUIET] > 0 and bits <= _BREAK_FACTOR * stats[_QUIET_PEAK]:
+            # heavy tails: a breaking surprise must be stronger by the square of the widening
+            breaking = bits > _BREAK_FACTOR * tail_width**2 * stats[_QUIET_PEAK]
+            if counters[_QUIET] > 0 and not breaking:
                 counters[_QUIET] -= 1
                 score = min(score, _QUIET_SCORE)
             elif quiet_period > 0 and score >= alarm_level:

@@ -104,7 +104,8 @@ class SeasonalDetector(Detector):
         period (which then restarts it): one alarm per anomaly instead of a burst, while a
         clearly stronger new anomaly still gets through. 0 turns this off and scores every point.
         On a heavy-tailed stream (see ``tail_quantile``) the quiet period is longer by the cube
-        of the tail's widening: bursty streams get fewer, better-spaced alarms.
+        of the tail's widening and breaking it takes the square of the widening times more:
+        bursty streams get fewer, better-spaced alarms.
     alarm_level
         Score that starts a quiet period.
     tail_quantile
@@ -112,8 +113,9 @@ class SeasonalDetector(Detector):
         the Gaussian one (2.576 for 0.99); when the residuals' tail is wider, ``z`` is divided
         by the ratio before scoring, so a stream whose residuals are often far out (tweet
         counts, bursty CPU) needs a bigger excursion to alarm, while Gaussian-like noise is
-        scored as before. The estimate moves by 0.5% of itself per point, so it follows a
-        change of noise over a few thousand points. 0 turns it off.
+        scored as before. The estimate settles within a few hundred points, then moves by at
+        most 0.5% of itself per point, so it follows a change of noise over a few thousand
+        points. 0 turns it off.
 
     Examples
     --------
