@@ -8,6 +8,7 @@ import pytest
 from oddwatch import FixedThreshold, Monitor, QuantileThreshold, RollingZScore, SeasonalDetector
 from oddwatch.detectors import (
     CalibratedSurpriseDetector,
+    DualSurpriseDetector,
     HalfSpaceTrees,
     IsolationForest,
     RollingMADZScore,
@@ -108,7 +109,7 @@ def test_wrong_shape_is_refused():
 
 def test_default_components_and_clone():
     mon = Monitor()
-    assert isinstance(mon.detector_, SeasonalDetector)
+    assert isinstance(mon.detector_, DualSurpriseDetector)
     assert mon.threshold_.value == 0.8
     mon.update_many(_stream())
     fresh = mon.clone()

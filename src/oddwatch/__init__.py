@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 
 from oddwatch.detectors import (  # noqa: E402
     CalibratedSurpriseDetector,
+    DualSurpriseDetector,
     HalfSpaceTrees,
     IsolationForest,
     RollingMADZScore,
@@ -20,6 +21,7 @@ from oddwatch.thresholds import DSPOT, SPOT, FixedThreshold, QuantileThreshold  
 __all__ = [
     "CalibratedSurpriseDetector",
     "DSPOT",
+    "DualSurpriseDetector",
     "FixedThreshold",
     "HalfSpaceTrees",
     "IsolationForest",

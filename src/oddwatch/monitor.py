@@ -13,7 +13,7 @@ import numpy as np
 from oddwatch._base import Component
 from oddwatch._typing import BoolArray, FloatArray, State
 from oddwatch._validation import OptionParam, check_params
-from oddwatch.detectors import Detector, SeasonalDetector
+from oddwatch.detectors import Detector, DualSurpriseDetector
 from oddwatch.errors import InvalidInputError, InvalidParameterError
 from oddwatch.persist import register
 from oddwatch.thresholds import Threshold
@@ -132,7 +132,7 @@ class Monitor(Component):
     Parameters
     ----------
     detector
-        Scores each point; default :class:`~oddwatch.detectors.SeasonalDetector`.
+        Scores each point; default :class:`~oddwatch.detectors.DualSurpriseDetector`.
     threshold
         Turns scores into flags; default ``detector.default_threshold()``: for the default
         detector ``FixedThreshold(0.8)``, a false-alarm probability of 1e-4 per point under its
@@ -175,7 +175,7 @@ class Monitor(Component):
             raise InvalidParameterError(
                 f"`threshold` of Monitor must be an oddwatch Threshold; got {threshold!r}."
             )
-        self.detector_: Detector = SeasonalDetector() if detector is None else detector
+        self.detector_: Detector = DualSurpriseDetector() if detector is None else detector
         self.threshold_: Threshold = (
             self.detector_.default_threshold() if threshold is None else threshold
         )
@@ -248,4 +248,4 @@ class Monitor(Component):
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
-        return {"detector": SeasonalDetector(**SeasonalDetector._test_params())}
+        return {"detector": DualSurpriseDetector(**DualSurpriseDetector._test_params())}

@@ -128,7 +128,10 @@ def test_default_data_dir_comes_from_the_environment(cli, nab_dir, monkeypatch, 
     ("argv", "message"),
     [
         (["--detector", "Nope"], "unknown detector 'Nope'; choose one of: "),
-        (["--param", "bogus=1"], "unknown parameter 'bogus' for the Monitor's SeasonalDetector"),
+        (
+            ["--param", "bogus=1"],
+            "unknown parameter 'bogus' for the Monitor's DualSurpriseDetector",
+        ),
         (["--param", "threshold.bogus=1"], "valid: threshold.value."),
         (["--detector", "RollingZScore", "--param", "window_size=1"], "must be an int >= 2"),
         (["--param", "smoothing"], "--param must be KEY=VALUE"),

@@ -78,7 +78,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-keys", type=int, metavar="N", help="most series kept at once; the least "
         "recently seen is evicted beyond (default 10000)")
     add("--detector", metavar="NAME", help=f"one of {', '.join(names('detector'))} "
-        "(default SeasonalDetector)")
+        "(default DualSurpriseDetector; with --key-col, SeasonalDetector)")
     add("--param", action="append", default=[], metavar="KEY=VALUE",
         help="a detector parameter (repeatable), e.g. --param season_length=24")
     add("--threshold", metavar="NAME", help=f"one of {', '.join(names('threshold'))} "

@@ -2,6 +2,7 @@
 
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors.calibrated_surprise import CalibratedSurpriseDetector
+from oddwatch.detectors.dual import DualSurpriseDetector
 from oddwatch.detectors.hst import HalfSpaceTrees
 from oddwatch.detectors.isolation_forest import IsolationForest
 from oddwatch.detectors.mad import RollingMADZScore
@@ -11,6 +12,7 @@ from oddwatch.detectors.zscore import RollingZScore
 __all__ = [
     "CalibratedSurpriseDetector",
     "Detector",
+    "DualSurpriseDetector",
     "HalfSpaceTrees",
     "IsolationForest",
     "RollingMADZScore",

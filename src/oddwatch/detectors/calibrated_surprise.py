@@ -25,7 +25,7 @@ from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
 from oddwatch.persist import register
 from oddwatch.thresholds import FixedThreshold, Threshold
 
-__all__ = ["CalibratedSurpriseDetector"]
+__all__ = ["CalibratedSurpriseDetector", "step_both"]
 
 # indices into the float statistics
 _MEAN, _SPREAD, _EXCEED_RATE, _EXCESS, _PEAK = range(5)
@@ -72,7 +72,7 @@ def _calibrated(
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _step(
+def step_both(
     history: np.ndarray,
     profile: np.ndarray,
     seasonal_stats: np.ndarray,
@@ -84,7 +84,8 @@ def _step(
     counters: np.ndarray,
     config: np.ndarray,
     x: float,
-) -> float:
+) -> tuple[float, float]:
+    """Score ``x`` (calibrated surprise, and the seasonal kernel's own point score), then learn."""
     warmup, cap, memory, tail_level = int(config[0]), config[1], config[2], config[3]
     range_margin, range_surprise, decay = config[4], config[5], config[6]
     n = counters[_N_SEEN]
@@ -104,11 +105,41 @@ def _step(
         fresh = surprise if surprise > previous else 0.0
         stats[_PEAK] = max(previous, surprise)
         score = fresh / (1.0 + fresh)
-    seasonal_step(
+    point = seasonal_step(
         history, profile, seasonal_stats, seasonal_counters, seasonal_config, seasonal_smooth, x
     )
     counters[_N_SEEN] = n + 1
-    return score
+    return score, point
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def _step(
+    history: np.ndarray,
+    profile: np.ndarray,
+    seasonal_stats: np.ndarray,
+    seasonal_counters: np.ndarray,
+    seasonal_config: np.ndarray,
+    seasonal_smooth: np.ndarray,
+    window: np.ndarray,
+    stats: np.ndarray,
+    counters: np.ndarray,
+    config: np.ndarray,
+    x: float,
+) -> float:
+    calibrated, _ = step_both(
+        history,
+        profile,
+        seasonal_stats,
+        seasonal_counters,
+        seasonal_config,
+        seasonal_smooth,
+        window,
+        stats,
+        counters,
+        config,
+        x,
+    )
+    return calibrated
 
 
 @numba.jit(**NUMBA_OPTIONS)
