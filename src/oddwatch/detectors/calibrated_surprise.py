@@ -126,7 +126,7 @@ def _step(
     config: np.ndarray,
     x: float,
 ) -> float:
-    calibrated, _ = step_both(
+    both = step_both(
         history,
         profile,
         seasonal_stats,
@@ -139,7 +139,7 @@ def _step(
         config,
         x,
     )
-    return calibrated
+    return float(both[0])
 
 
 @numba.jit(**NUMBA_OPTIONS)
