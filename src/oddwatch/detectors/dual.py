@@ -58,8 +58,9 @@ def _step(
     sustained = _bits(calibrated)
     if sustained >= promote_level:
         sustained *= promote
-    surprise = max(_bits(point), sustained)
-    return math.nan if surprise < 0.0 else surprise / (1.0 + surprise)
+    if sustained <= _bits(point):
+        return point  # as SeasonalDetector scored it, bit for bit (nan in warm-up)
+    return sustained / (1.0 + sustained)
 
 
 @numba.jit(**NUMBA_OPTIONS)

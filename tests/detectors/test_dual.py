@@ -1,0 +1,77 @@
+"""DualSurpriseDetector: the point surprise, plus promoted calibrated surprises, nothing else."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from oddwatch.detectors import DualSurpriseDetector, SeasonalDetector
+from oddwatch.errors import InvalidParameterError
+
+
+def _stream(n=6000, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = 10 + np.sin(2 * np.pi * np.arange(n) / 40) + rng.laplace(0.0, 0.3, n)
+    xs[4000:4200] += 0.8  # a lasting excursion
+    xs[5000] += 6.0  # a spike
+    return xs
+
+
+def _bits(scores):
+    return scores / (1.0 - scores)
+
+
+def test_warmup_then_scores_in_the_unit_interval():
+    scores = DualSurpriseDetector(warmup=64).update_many(_stream())
+    assert np.isnan(scores[:64]).all()
+    assert ((scores[64:] >= 0.0) & (scores[64:] < 1.0)).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_point_surprise_is_seasonal_detectors_and_the_rest_is_promoted(seed):
+    xs = _stream(seed=seed)
+    dual = DualSurpriseDetector(season_length=40).update_many(xs)
+    point = SeasonalDetector(season_length=40).update_many(xs)
+    warm = ~np.isnan(point)
+    # the stronger of the two surprises: never below the point surprise
+    assert (dual[warm] >= point[warm]).all()
+    # where the sustained surprise wins it is either below its alarm level or promoted
+    level = 0.72 / (1 - 0.72)
+    above = warm & (dual > point)
+    assert above.any()
+    wins = _bits(dual[above])
+    assert ((wins < level) | (wins >= 3.0 * level - 1e-9)).all()
+
+
+def test_promotion_only_raises_scores():
+    xs = _stream(seed=3)
+    plain = DualSurpriseDetector(promote=1.0).update_many(xs)
+    promoted = DualSurpriseDetector(promote=3.0).update_many(xs)
+    warm = ~np.isnan(plain)
+    assert (promoted[warm] >= plain[warm]).all()
+    assert (promoted[warm] > plain[warm]).any()
+
+
+def test_spike_and_excursion_are_both_flagged_on_this_stream():
+    scores = DualSurpriseDetector(season_length=40).update_many(_stream())
+    assert scores[5000] > 0.8
+    assert np.nanmax(scores[4000:4200]) > 0.8
+
+
+def test_explain_many_gives_the_forecast_of_the_point_detector():
+    xs = _stream(seed=4)[:2000]
+    scores, expected, scale = DualSurpriseDetector(season_length=40).explain_many(xs)
+    _, want_expected, want_scale = SeasonalDetector(season_length=40).explain_many(xs)
+    np.testing.assert_array_equal(expected, want_expected)
+    np.testing.assert_array_equal(scale, want_scale)
+    np.testing.assert_array_equal(scores, DualSurpriseDetector(season_length=40).update_many(xs))
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [({"promote": 0.5}, "promote"), ({"promote_level": 1.0}, "promote_level"),
+     ({"calibrated_warmup": 1}, "calibrated_warmup"), ({"season_length": 1}, "season_length")],
+)
+def test_bad_parameters_are_rejected(params, name):
+    with pytest.raises(InvalidParameterError, match=name):
+        DualSurpriseDetector(**params)
