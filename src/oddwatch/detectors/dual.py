@@ -41,7 +41,7 @@ def _step(
     dual_config: np.ndarray,
     x: float,
 ) -> float:
-    calibrated, point = step_both(
+    both = step_both(
         history,
         profile,
         seasonal_stats,
@@ -54,8 +54,9 @@ def _step(
         config,
         x,
     )
+    calibrated, point = float(both[0]), float(both[1])
     promote_level, promote = dual_config[0], dual_config[1]
-    sustained = _bits(calibrated)
+    sustained: float = _bits(calibrated)
     if sustained >= promote_level:
         sustained *= promote
     if sustained <= _bits(point):
