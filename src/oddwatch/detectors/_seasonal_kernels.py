@@ -274,8 +274,9 @@ def step(
             )
             score = bits / (1.0 + bits)
             # heavy tails: a breaking surprise must be stronger by the square of the widening
-            breaking = bits > _BREAK_FACTOR * tail_width**2 * stats[_QUIET_PEAK]
-            if counters[_QUIET] > 0 and not breaking:
+            if counters[_QUIET] > 0 and bits <= (
+                _BREAK_FACTOR * tail_width**2 * stats[_QUIET_PEAK]
+            ):
                 counters[_QUIET] -= 1
                 score = min(score, _QUIET_SCORE)
             elif quiet_period > 0 and score >= alarm_level:

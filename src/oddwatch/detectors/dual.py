@@ -267,27 +267,28 @@ class DualSurpriseDetector(Detector):
         check_season_length("DualSurpriseDetector", self.season_length)
 
     def _initial_state(self) -> State:
-        sustained = CalibratedSurpriseDetector(
+        state = CalibratedSurpriseDetector(
             season_length=self.season_length,
             max_season_length=self.max_season_length,
             warmup=self.calibrated_warmup,
             smoothing=self.smoothing,
             half_life=self.half_life,
         )._initial_state()
+        # the shared forecast is the point detector's (its own warm-up and quiet period)
         point = SeasonalDetector(
             season_length=self.season_length,
             max_season_length=self.max_season_length,
             warmup=self.warmup,
             quiet_period=self.quiet_period,
-        )._initial_state()
-        for name in ("history", "profile", "stats", "counters", "config", "smooth"):
-            key = name if name in ("history", "profile") else f"seasonal_{name}"
-            sustained[key] = point[name]
+        )
+        for name, array in point._initial_state().items():
+            state[name if name in ("history", "profile") else f"seasonal_{name}"] = array
         level = self.promote_level / (1.0 - self.promote_level)
-        alarm_level = SeasonalDetector().alarm_level
-        sustained["dual_config"] = np.array([level, self.promote, alarm_level, self.quiet_period])
-        sustained["dual_state"] = np.zeros(2)
-        return sustained
+        state["dual_config"] = np.array(
+            [level, self.promote, point.alarm_level, self.quiet_period]
+        )
+        state["dual_state"] = np.zeros(2)
+        return state
 
     @property
     def warm_(self) -> bool:
