@@ -45,8 +45,11 @@ def write_csv(path: Path, n_lines: int, seed: int = 0) -> None:
             values = 50 + 10 * np.sin(2 * np.pi * i / 1440) + rng.normal(0, 1, i.shape[0])
             values[rng.random(i.shape[0]) < 1e-4] += 15
             stamps = (t0 + i * np.timedelta64(60, "s")).astype(str)
-            fh.write("".join(f"{t},{v!r}\n" for t, v in zip(stamps.tolist(), values.tolist(),
-                                                            strict=True)))
+            fh.write(
+                "".join(
+                    f"{t},{v!r}\n" for t, v in zip(stamps.tolist(), values.tolist(), strict=True)
+                )
+            )
 
 
 def children_cpu() -> float:
@@ -60,8 +63,9 @@ def time_command(argv: list[str], repeat: int) -> tuple[float, float]:
     best = (float("inf"), float("inf"))
     for _ in range(repeat):
         cpu, wall = children_cpu(), time.perf_counter()
-        subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            argv, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         best = min(best, (time.perf_counter() - wall, children_cpu() - cpu))
     return best
 
@@ -91,12 +95,13 @@ def main(argv: list[str] | None = None) -> None:
         runs = {
             "`wc -l FILE`": time_command(["wc", "-l", str(path)], args.repeat),
             "`pandas.read_csv(FILE)`": time_call(lambda: pd.read_csv(path), args.repeat),
-            "`oddwatch detect FILE --out /dev/null`":
-                time_command(detect + ["--out", os.devnull], args.repeat),
-            "... `--out-format csv`":
-                time_command(detect + ["--out", os.devnull, "--out-format", "csv"], args.repeat),
-            "... `--only-anomalies`":
-                time_command(detect + ["--only-anomalies"], args.repeat),
+            "`oddwatch detect FILE --out /dev/null`": time_command(
+                detect + ["--out", os.devnull], args.repeat
+            ),
+            "... `--out-format csv`": time_command(
+                detect + ["--out", os.devnull, "--out-format", "csv"], args.repeat
+            ),
+            "... `--only-anomalies`": time_command(detect + ["--only-anomalies"], args.repeat),
         }
         empty = Path(tmp) / "empty.csv"
         empty.write_text("timestamp,value\n")
@@ -112,8 +117,10 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---|---|---|---|---|",
     ]
     for name, (wall, cpu) in runs.items():
-        lines.append(f"| {name} | {wall:.2f} | {n / wall:,.0f} | {n / cpu:,.0f} | "
-                     f"{cpu / wc[1]:.1f}x | {cpu / pandas[1]:.2f}x |")
+        lines.append(
+            f"| {name} | {wall:.2f} | {n / wall:,.0f} | {n / cpu:,.0f} | "
+            f"{cpu / wc[1]:.1f}x | {cpu / pandas[1]:.2f}x |"
+        )
     main_wall, main_cpu = runs["`oddwatch detect FILE --out /dev/null`"]
     lines += [
         "",

@@ -142,11 +142,15 @@ def main() -> None:
             f"| {r['loop'] / spec_speed:,.0f} | {r['state']:,.0f} | {r['peak'] / 1e6:,.1f} "
             f"| {r['peak'] / river_peak:.2f} | {r['f1']:.3f} |"
         )
-    lines.append(f"| River HalfSpaceTrees (reference) | - | {river_speed:,.0f} | 1.0 | "
-                 f"{river_speed / spec_speed:,.0f} | - | {river_peak / 1e6:,.1f} | 1.00 "
-                 f"| {river_f1:.3f} |")
-    lines.append(f"| spec: sklearn IsolationForest refit per point on 10 points (reference, first "
-                 f"{prefix} points) | - | {spec_speed:,.1f} | - | 1 | - | - | - | {spec_f1:.3f} |")
+    lines.append(
+        f"| River HalfSpaceTrees (reference) | - | {river_speed:,.0f} | 1.0 | "
+        f"{river_speed / spec_speed:,.0f} | - | {river_peak / 1e6:,.1f} | 1.00 "
+        f"| {river_f1:.3f} |"
+    )
+    lines.append(
+        f"| spec: sklearn IsolationForest refit per point on 10 points (reference, first "
+        f"{prefix} points) | - | {spec_speed:,.1f} | - | 1 | - | - | - | {spec_f1:.3f} |"
+    )
     lines += [
         "",
         "Default `Monitor()` own flags (no oracle), event F1 on the whole stream: "

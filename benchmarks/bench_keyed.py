@@ -85,8 +85,12 @@ class Clock:
         self.cpu += time.process_time() - self._start[1]
 
     def rates(self, n_points: int) -> dict[str, float]:
-        return {"wall": self.wall, "cpu": self.cpu, "per_wall_s": n_points / self.wall,
-                "per_cpu_s": n_points / self.cpu}
+        return {
+            "wall": self.wall,
+            "cpu": self.cpu,
+            "per_wall_s": n_points / self.wall,
+            "per_cpu_s": n_points / self.cpu,
+        }
 
 
 def peak_rss_mb() -> float:
@@ -134,17 +138,23 @@ def run_single(stream: Stream, n_points: int, batch: int) -> dict[str, float]:
 
 def table(args: argparse.Namespace, keyed: dict[str, float], single: dict[str, float]) -> str:
     def speed(run: dict[str, float]) -> str:
-        return (f"{run['per_wall_s']:,.0f} points/s wall ({run['wall']:.2f} s), "
-                f"{run['per_cpu_s']:,.0f} points/s CPU ({run['cpu']:.2f} s)")
+        return (
+            f"{run['per_wall_s']:,.0f} points/s wall ({run['wall']:.2f} s), "
+            f"{run['per_cpu_s']:,.0f} points/s CPU ({run['cpu']:.2f} s)"
+        )
 
     rows = [
-        ("points / distinct keys / batch / key order",
-         f"{args.points:,} / {args.keys:,} / {args.batch:,} / {args.order}"),
+        (
+            "points / distinct keys / batch / key order",
+            f"{args.points:,} / {args.keys:,} / {args.batch:,} / {args.order}",
+        ),
         ("KeyedMonitor.update_many", speed(keyed)),
         ("SeasonalDetector.update_many, same points as one series", speed(single)),
-        ("ratio keyed / one series (wall, CPU)",
-         f"{keyed['per_wall_s'] / single['per_wall_s']:.2f}, "
-         f"{keyed['per_cpu_s'] / single['per_cpu_s']:.2f}"),
+        (
+            "ratio keyed / one series (wall, CPU)",
+            f"{keyed['per_wall_s'] / single['per_wall_s']:.2f}, "
+            f"{keyed['per_cpu_s'] / single['per_cpu_s']:.2f}",
+        ),
         ("allocated state per key (nbytes_ / max_keys)", f"{keyed['state_bytes_per_key']:,.0f} B"),
         ("peak traced memory of the keyed run", f"{keyed['traced_peak_mb']:,.0f} MB"),
         ("peak RSS growth of the keyed run", f"{keyed['rss_growth_mb']:,.0f} MB"),

@@ -150,8 +150,9 @@ def test_max_keys_one_restarts_a_key_after_it_is_evicted():
     result = monitor.update_many(["a", "a", "b", "a", "a", "a"], [1.0, 2.0, 5.0, 3.0, 4.0, 5.0])
     assert (monitor.n_evicted_, monitor.keys_, monitor.n_keys_) == (2, ["a"], 1)
     # "a" came back at 3.0 with a fresh window: [nan, nan, 3.0] as a new detector gives
-    assert np.array_equal(result.score[3:], RollingZScore(window_size=2).update_many([3, 4, 5]),
-                          equal_nan=True)
+    assert np.array_equal(
+        result.score[3:], RollingZScore(window_size=2).update_many([3, 4, 5]), equal_nan=True
+    )
     assert result.score[5] == 3.0
 
 
@@ -237,8 +238,9 @@ def test_invalid_values_are_skipped_or_flagged_never_learned(policy):
     assert np.array_equal(result.is_invalid, invalid)
     assert np.isnan(result.score[invalid]).all()
     assert np.array_equal(result.is_anomaly[invalid], np.full(4, policy == "flag"))
-    assert (monitor.n_skipped_, monitor.n_invalid_flagged_) == ((4, 0) if policy == "skip"
-                                                                  else (0, 4))
+    assert (monitor.n_skipped_, monitor.n_invalid_flagged_) == (
+        (4, 0) if policy == "skip" else (0, 4)
+    )
     assert monitor.n_seen_ == 601 and "only-bad" not in monitor.keys_
     if policy == "flag":
         assert result.reason(600) == "missing value"
@@ -310,9 +312,11 @@ class _CustomThreshold(FixedThreshold):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"detector": _CustomDetector()},
-         r"`detector` of KeyedMonitor must be a RollingZScore or SeasonalDetector .*got "
-         r"_CustomDetector\("),
+        (
+            {"detector": _CustomDetector()},
+            r"`detector` of KeyedMonitor must be a RollingZScore or SeasonalDetector .*got "
+            r"_CustomDetector\(",
+        ),
         ({"threshold": _CustomThreshold()}, "`threshold` of KeyedMonitor must be a FixedThreshold"),
         ({"max_keys": 0}, r"`max_keys` of KeyedMonitor must be an int >= 1; got 0\."),
         ({"on_invalid": "ignore"}, "`on_invalid` of KeyedMonitor must be one of 'raise'"),

@@ -15,31 +15,61 @@ from oddwatch.errors import InvalidInputError, SourceError
 from oddwatch.sources.files import FileSource
 from oddwatch.sources.records import PROBLEMS, Validator
 
-FAST = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 fields = st.one_of(
-    st.sampled_from(["", "nan", "inf", "-inf", "1e309", "abc", "2026-01-01T00:00:00",
-                     "2026-13-45", '"', '"1,5"', "0x10", " 7 ", "1_0", "\x00", "é"]),
+    st.sampled_from(
+        [
+            "",
+            "nan",
+            "inf",
+            "-inf",
+            "1e309",
+            "abc",
+            "2026-01-01T00:00:00",
+            "2026-13-45",
+            '"',
+            '"1,5"',
+            "0x10",
+            " 7 ",
+            "1_0",
+            "\x00",
+            "é",
+        ]
+    ),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.integers(-10**20, 10**20).map(str),
+    st.integers(-(10**20), 10**20).map(str),
     st.text(max_size=6),
 )
 csv_lines = st.lists(st.lists(fields, min_size=0, max_size=4).map(",".join), max_size=40)
-json_values = st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=5),
-                        st.lists(st.integers(), max_size=2))
-json_lines = st.lists(st.one_of(
-    st.fixed_dictionaries({"timestamp": json_values, "value": json_values, "key": json_values}),
-    st.text(max_size=20),
-), max_size=40)
+json_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.floats(),
+    st.integers(),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+)
+json_lines = st.lists(
+    st.one_of(
+        st.fixed_dictionaries({"timestamp": json_values, "value": json_values, "key": json_values}),
+        st.text(max_size=20),
+    ),
+    max_size=40,
+)
 
 
 def read_all(data: bytes, fmt: str, chunk_lines: int, policy: str):
     """Parse and validate everything; return the records' line numbers and the validator."""
     validator = Validator(policy)
     pipeline = Pipeline(validator, None, RollingZScore(window_size=2), None)
-    source = FileSource("-", fmt, stdin=io.BytesIO(data), chunk_lines=chunk_lines,
-                        value_col="value" if fmt == "jsonl" else None)
+    source = FileSource(
+        "-",
+        fmt,
+        stdin=io.BytesIO(data),
+        chunk_lines=chunk_lines,
+        value_col="value" if fmt == "jsonl" else None,
+    )
     lines = []
     try:
         for records in source:
@@ -75,8 +105,9 @@ def test_csv_reader_accounts_for_every_record(rows, chunk_lines, policy):
 
 
 @FAST
-@given(st.binary(max_size=300), st.sampled_from(["csv", "jsonl"]),
-       st.sampled_from(["skip", "flag"]))
+@given(
+    st.binary(max_size=300), st.sampled_from(["csv", "jsonl"]), st.sampled_from(["skip", "flag"])
+)
 def test_arbitrary_bytes(data, fmt, policy):
     lines, validator, stopped = read_all(data, fmt, 4, policy)
     check_counts(lines, validator, stopped)
@@ -88,13 +119,16 @@ def test_jsonl_reader_accounts_for_every_record(objects, chunk_lines, policy):
     import json
 
     text = "\n".join(json.dumps(o) if isinstance(o, dict) else o for o in objects)
-    lines, validator, stopped = read_all(text.encode("utf-8", "surrogatepass"), "jsonl",
-                                         chunk_lines, policy)
+    lines, validator, stopped = read_all(
+        text.encode("utf-8", "surrogatepass"), "jsonl", chunk_lines, policy
+    )
     check_counts(lines, validator, stopped)
 
 
-values = st.lists(st.one_of(st.floats(), st.integers(-10**30, 10**30), st.none(),
-                            st.text(max_size=3)), max_size=60)
+values = st.lists(
+    st.one_of(st.floats(), st.integers(-(10**30), 10**30), st.none(), st.text(max_size=3)),
+    max_size=60,
+)
 
 
 @FAST
@@ -112,8 +146,11 @@ def test_monitor_takes_anything_with_documented_errors(xs, policy):
 
 
 @FAST
-@given(st.lists(st.tuples(st.text(max_size=4), st.one_of(st.floats(), st.none())), max_size=80),
-       st.integers(1, 4), st.sampled_from(["raise", "skip", "flag"]))
+@given(
+    st.lists(st.tuples(st.text(max_size=4), st.one_of(st.floats(), st.none())), max_size=80),
+    st.integers(1, 4),
+    st.sampled_from(["raise", "skip", "flag"]),
+)
 def test_keyed_monitor_counts_add_up(pairs, max_keys, policy):
     monitor = KeyedMonitor(RollingZScore(window_size=3), max_keys=max_keys, on_invalid=policy)
     keys = [k for k, _ in pairs]

@@ -36,9 +36,22 @@ def write_input(path: Path, n: int = 8000) -> None:
 
 
 def command(work: Path, data: Path) -> list[str]:
-    return [sys.executable, "-m", "oddwatch.cli.main", "detect", str(data),
-            "--out", str(work / "out.jsonl"), "--checkpoint", str(work / "run.ckpt"),
-            "--checkpoint-every", "100", "--key-col", "host", "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "oddwatch.cli.main",
+        "detect",
+        str(data),
+        "--out",
+        str(work / "out.jsonl"),
+        "--checkpoint",
+        str(work / "run.ckpt"),
+        "--checkpoint-every",
+        "100",
+        "--key-col",
+        "host",
+        "--quiet",
+    ]
 
 
 def run_to_completion(work: Path, data: Path, rng: random.Random | None) -> int:
@@ -47,8 +60,9 @@ def run_to_completion(work: Path, data: Path, rng: random.Random | None) -> int:
     ckpt = work / "run.ckpt"
     kills = 0
     for _attempt in range(6):
-        process = subprocess.Popen(command(work, data), env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            command(work, data), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         if rng is not None and kills < 2:
             before = ckpt.stat().st_mtime_ns if ckpt.exists() else None
             while process.poll() is None and (

@@ -73,8 +73,14 @@ _PROFILE, _STATS, _COUNTERS = (
 
 @numba.jit(**NUMBA_OPTIONS)
 def _seasonal_block(
-    arrays: tuple[np.ndarray, ...], initial: tuple[np.ndarray, ...], order: np.ndarray,
-    slots: np.ndarray, fresh: np.ndarray, xs: np.ndarray, out: np.ndarray, expected: np.ndarray,
+    arrays: tuple[np.ndarray, ...],
+    initial: tuple[np.ndarray, ...],
+    order: np.ndarray,
+    slots: np.ndarray,
+    fresh: np.ndarray,
+    xs: np.ndarray,
+    out: np.ndarray,
+    expected: np.ndarray,
     scale: np.ndarray,
 ) -> None:
     for i in order:
@@ -88,8 +94,14 @@ def _seasonal_block(
 
 @numba.jit(**NUMBA_OPTIONS)
 def _zscore_block(
-    arrays: tuple[np.ndarray, ...], initial: tuple[np.ndarray, ...], order: np.ndarray,
-    slots: np.ndarray, fresh: np.ndarray, xs: np.ndarray, out: np.ndarray, expected: np.ndarray,
+    arrays: tuple[np.ndarray, ...],
+    initial: tuple[np.ndarray, ...],
+    order: np.ndarray,
+    slots: np.ndarray,
+    fresh: np.ndarray,
+    xs: np.ndarray,
+    out: np.ndarray,
+    expected: np.ndarray,
     scale: np.ndarray,
 ) -> None:
     for i in order:
@@ -103,8 +115,13 @@ def _zscore_block(
 
 @numba.jit(**NUMBA_OPTIONS)
 def _fixed_block(
-    arrays: tuple[np.ndarray, ...], initial: tuple[np.ndarray, ...], order: np.ndarray,
-    slots: np.ndarray, fresh: np.ndarray, scores: np.ndarray, out: np.ndarray,
+    arrays: tuple[np.ndarray, ...],
+    initial: tuple[np.ndarray, ...],
+    order: np.ndarray,
+    slots: np.ndarray,
+    fresh: np.ndarray,
+    scores: np.ndarray,
+    out: np.ndarray,
 ) -> None:
     for i in order:
         s = slots[i]

@@ -156,8 +156,12 @@ def by_hash(hashes: np.ndarray, index: np.ndarray, slots: np.ndarray) -> bool:
 
 @numba.jit(**NUMBA_OPTIONS)
 def verify_and_touch(
-    codes: np.ndarray, table: np.ndarray, order: np.ndarray, slots: np.ndarray,
-    last_seen: np.ndarray, clock: int,
+    codes: np.ndarray,
+    table: np.ndarray,
+    order: np.ndarray,
+    slots: np.ndarray,
+    last_seen: np.ndarray,
+    clock: int,
 ) -> bool:
     """Fast path, step 2: check every key against its slot's, in ``order``; then touch them."""
     for i in order:
@@ -176,7 +180,6 @@ def rebuild(table: np.ndarray, n: int, index: np.ndarray) -> None:
         b = _find(index, table, table, s, h)
         index[b, 0] = s + 1
         index[b, 1] = h
-
 
 
 @numba.jit(**NUMBA_OPTIONS)

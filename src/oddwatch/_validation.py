@@ -60,8 +60,10 @@ class IntParam:
 
     def check(self, owner: str, name: str, value: Any) -> int:
         ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-        if ok and (self.low is None or value >= self.low) and (
-            self.high is None or value <= self.high
+        if (
+            ok
+            and (self.low is None or value >= self.low)
+            and (self.high is None or value <= self.high)
         ):
             return int(value)
         _fail(owner, name, self.describe(), value, self.hint)
@@ -155,9 +157,7 @@ def check_params(owner: str, specs: Mapping[str, ParamSpec], values: Mapping[str
         spec.check(owner, name, values[name])
 
 
-_NAN_HINT = (
-    "Drop or impute missing values first, or use Monitor(on_invalid='skip' or 'flag')."
-)
+_NAN_HINT = "Drop or impute missing values first, or use Monitor(on_invalid='skip' or 'flag')."
 
 
 def as_value(x: Any, owner: str) -> float:

@@ -150,9 +150,16 @@ class KeyedMonitor(Component):
         name: "KeyedMonitor takes (key, value) records; tests/test_keyed.py runs it through a "
         "one-key adapter and checks checkpoints with several keys"
         for name in (
-            "bad_input_raises", "bounded_state", "causal", "checkpoint_continues",
-            "chunks_equal_one_by_one", "clone_is_fresh", "deterministic", "empty_input",
-            "input_not_mutated", "score_is_pure",
+            "bad_input_raises",
+            "bounded_state",
+            "causal",
+            "checkpoint_continues",
+            "chunks_equal_one_by_one",
+            "clone_is_fresh",
+            "deterministic",
+            "empty_input",
+            "input_not_mutated",
+            "score_is_pure",
         )
     }
 
@@ -167,8 +174,9 @@ class KeyedMonitor(Component):
         self.threshold = threshold
         self.max_keys = max_keys
         self.on_invalid = on_invalid
-        check_params("KeyedMonitor", self._param_specs, {"max_keys": max_keys,
-                                                         "on_invalid": on_invalid})
+        check_params(
+            "KeyedMonitor", self._param_specs, {"max_keys": max_keys, "on_invalid": on_invalid}
+        )
         det = SeasonalDetector(max_season_length=64) if detector is None else detector
         thr = det.default_threshold() if threshold is None else threshold
         self._detector_loop = self._loop_for("detector", det, DETECTOR_LOOPS)
@@ -239,8 +247,7 @@ class KeyedMonitor(Component):
     @property
     def nbytes_(self) -> int:
         """Bytes allocated for state, key table and bookkeeping (for all ``max_keys``)."""
-        arrays = [*self._arrays.values(), self._table, self._index, self._queue,
-                  self._last_seen]
+        arrays = [*self._arrays.values(), self._table, self._index, self._queue, self._last_seen]
         return sum(a.nbytes for a in arrays)
 
     def _key_strings(self) -> NDArray[np.str_]:
@@ -274,8 +281,9 @@ class KeyedMonitor(Component):
             arrays, initial = self._group("threshold.")
             self._threshold_loop(arrays, initial, order, slots, fresh, score, threshold)
         if n_invalid:
-            score, expected, scale, threshold = (_spread(a, valid) for a in
-                                                 (score, expected, scale, threshold))
+            score, expected, scale, threshold = (
+                _spread(a, valid) for a in (score, expected, scale, threshold)
+            )
         with np.errstate(invalid="ignore"):
             is_anomaly = score > threshold
         if self.on_invalid == "flag":
@@ -310,8 +318,19 @@ class KeyedMonitor(Component):
             if verify_and_touch(codes, self._table, order, slots, self._last_seen, clock):
                 return slots, np.zeros(keys.shape[0], dtype=np.bool_), order
         fresh = np.empty(keys.shape[0], dtype=np.bool_)
-        assign(codes, hashes, self._table, self._index, self._queue, self._cursor,
-                self._counters, self._last_seen, clock, slots, fresh)
+        assign(
+            codes,
+            hashes,
+            self._table,
+            self._index,
+            self._queue,
+            self._cursor,
+            self._counters,
+            self._last_seen,
+            clock,
+            slots,
+            fresh,
+        )
         return slots, fresh, self._order(slots)
 
     def _order(self, slots: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -357,8 +376,12 @@ class KeyedMonitor(Component):
         reason = np.full(len(result), "", dtype=object)
         for i in np.flatnonzero(result.is_anomaly):
             reason[i] = result.reason(int(i))
-        columns = {"score": result.score, "threshold": result.threshold,
-                   "is_anomaly": result.is_anomaly, "reason": reason}
+        columns = {
+            "score": result.score,
+            "threshold": result.threshold,
+            "is_anomaly": result.is_anomaly,
+            "reason": reason,
+        }
         return pd.DataFrame(columns, index=frame.index)
 
     def get_state(self) -> State:
@@ -375,8 +398,7 @@ class KeyedMonitor(Component):
             raise CheckpointError("state field `keys` of KeyedMonitor must be a 1-D str array.")
         n = keys.shape[0]
         expected = {k: np.empty((n, *v.shape), v.dtype) for k, v in self._initial.items()}
-        expected.update(keys=keys, last_seen=np.empty(n, np.int64),
-                        counters=np.empty(5, np.int64))
+        expected.update(keys=keys, last_seen=np.empty(n, np.int64), counters=np.empty(5, np.int64))
         check_state("KeyedMonitor", expected, state)
         if n > self.max_keys or state["counters"][N_KEYS] != n:
             raise CheckpointError(

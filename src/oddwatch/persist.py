@@ -228,5 +228,3 @@ def load_with_extra(path: str | os.PathLike[str]) -> tuple[Component, dict[str, 
         raise CheckpointError(f"{path}: {exc}") from None
     extra = meta.get("extra", {})
     return component, extra if isinstance(extra, dict) else {}
-
-

@@ -37,7 +37,7 @@ def test_flagged_points_are_printed_with_reason_and_truth(capsys):
 
 def test_config_file_keys_and_flags_override_them(tmp_path, capsys):
     config = tmp_path / "demo.toml"
-    config.write_text('points = 700\nseed = 3\nquiet = true\n[simulation]\nnoise_scale = 2.0\n')
+    config.write_text("points = 700\nseed = 3\nquiet = true\n[simulation]\nnoise_scale = 2.0\n")
     assert main(["demo", "--config", str(config), "--no-plot", "--json"]) == 0
     summary, lines = _json_summary(capsys)
     assert summary["points"] == 700 and len(lines) == 1  # quiet: only the summary

@@ -83,17 +83,21 @@ def test_raise_stops_with_exit_3_naming_line_and_record(capsys, tmp_path):
 @pytest.mark.parametrize("policy", ["skip", "flag"])
 def test_policies_account_for_every_record(capsys, tmp_path, policy):
     lines = csv_text(series(200, spike=None)).splitlines(keepends=True)
-    lines[10] = lines[10].split(",")[0] + ",\n"         # missing value
-    lines[20] = lines[19]                                # duplicate timestamp
-    lines[30] = "oops\n"                                 # wrong number of fields
-    lines[40] = lines[40].split(",")[0] + ",inf\n"       # not finite
+    lines[10] = lines[10].split(",")[0] + ",\n"  # missing value
+    lines[20] = lines[19]  # duplicate timestamp
+    lines[30] = "oops\n"  # wrong number of fields
+    lines[40] = lines[40].split(",")[0] + ",inf\n"  # not finite
     path = write(tmp_path / "bad.csv", "".join(lines))
     code, out, err = run(capsys, path, "--on-invalid", policy, "--json")
     stats = summary(err)
     assert code == 0
     assert stats["valid"] + stats["skipped"] + stats["flagged"] == stats["read"] == 200
-    assert stats["problems"] == {"missing_field": 1, "duplicate_timestamp": 1,
-                                 "unparsable": 1, "not_finite": 1}
+    assert stats["problems"] == {
+        "missing_field": 1,
+        "duplicate_timestamp": 1,
+        "unparsable": 1,
+        "not_finite": 1,
+    }
     assert stats[{"skip": "skipped", "flag": "flagged"}[policy]] == 4
     invalid = [r for r in jsonl(out) if r["reason"].startswith("invalid record")]
     assert len(invalid) == (4 if policy == "flag" else 0)
@@ -108,23 +112,41 @@ def test_gaps_are_reported(capsys, tmp_path):
 
 
 def test_detector_threshold_by_name_and_params(capsys, stream):
-    code, out, _ = run(capsys, stream, "--detector", "rollingzscore", "--param", "window_size=8",
-                       "--threshold", "fixed", "--threshold-param", "value=4", "--quiet")
+    code, out, _ = run(
+        capsys,
+        stream,
+        "--detector",
+        "rollingzscore",
+        "--param",
+        "window_size=8",
+        "--threshold",
+        "fixed",
+        "--threshold-param",
+        "value=4",
+        "--quiet",
+    )
     rows = jsonl(out)
     assert code == 0 and rows[-1]["threshold"] == 4.0 and rows[7]["score"] is None
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--detector", "Nope"], "error: unknown detector 'Nope'; choose one of: "),
-    (["--detector", "RollingZScore", "--param", "size=3"],
-     "error: RollingZScore has no parameter 'size'; its parameters are: window_size."),
-    (["--detector", "RollingZScore", "--param", "window_size=1"],
-     "error: `window_size` of RollingZScore must be an int >= 2; got 1."),
-    (["--param", "window_size"], "error: a parameter must look like KEY=VALUE"),
-    (["--value-col", "cpu"], "error: there is no value column 'cpu'"),
-    (["--max-keys", "0"], "error: --max-keys must be >= 1; got 0."),
-    (["--webhook", "nope"], "error: the webhook URL must start with http://"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--detector", "Nope"], "error: unknown detector 'Nope'; choose one of: "),
+        (
+            ["--detector", "RollingZScore", "--param", "size=3"],
+            "error: RollingZScore has no parameter 'size'; its parameters are: window_size.",
+        ),
+        (
+            ["--detector", "RollingZScore", "--param", "window_size=1"],
+            "error: `window_size` of RollingZScore must be an int >= 2; got 1.",
+        ),
+        (["--param", "window_size"], "error: a parameter must look like KEY=VALUE"),
+        (["--value-col", "cpu"], "error: there is no value column 'cpu'"),
+        (["--max-keys", "0"], "error: --max-keys must be >= 1; got 0."),
+        (["--webhook", "nope"], "error: the webhook URL must start with http://"),
+    ],
+)
 def test_configuration_errors_exit_2_with_one_line(capsys, stream, flags, message):
     code, _, err = run(capsys, stream, *flags)
     assert code == 2 and err.startswith(message) and len(err.strip().splitlines()) <= 3
@@ -137,11 +159,15 @@ def test_help_lists_the_detectors(capsys):
 
 
 def test_toml_config_and_flags_win(capsys, stream, tmp_path):
-    config = write(tmp_path / "detect.toml", 'only_anomalies = true\non_invalid = "skip"\n'
-                   '[detector]\nname = "RollingZScore"\nwindow_size = 8\n'
-                   '[threshold]\nname = "FixedThreshold"\nvalue = 6.0\n')
-    code, out, _ = run(capsys, stream, "--config", config, "--threshold-param", "value=5",
-                       "--quiet")
+    config = write(
+        tmp_path / "detect.toml",
+        'only_anomalies = true\non_invalid = "skip"\n'
+        '[detector]\nname = "RollingZScore"\nwindow_size = 8\n'
+        '[threshold]\nname = "FixedThreshold"\nvalue = 6.0\n',
+    )
+    code, out, _ = run(
+        capsys, stream, "--config", config, "--threshold-param", "value=5", "--quiet"
+    )
     rows = jsonl(out)
     assert code == 0 and rows and all(r["is_anomaly"] and r["threshold"] == 5.0 for r in rows)
     bad = write(tmp_path / "bad.toml", "colour = 3\n")
@@ -163,8 +189,9 @@ def test_keyed_stream_with_evictions(capsys, tmp_path):
 
 
 def test_follow_until_idle(capsys, stream):
-    code, out, _ = run(capsys, stream, "--follow", "--idle-timeout", "0", "--poll-interval",
-                       "0", "--quiet")
+    code, out, _ = run(
+        capsys, stream, "--follow", "--idle-timeout", "0", "--poll-interval", "0", "--quiet"
+    )
     assert code == 0 and len(jsonl(out)) == 600
 
 
@@ -174,8 +201,15 @@ def test_resume_after_the_input_grew_equals_one_run(capsys, tmp_path):
     code, _, _ = run(capsys, full, "--out", tmp_path / "expected.jsonl")
     growing = tmp_path / "in.csv"
     out = tmp_path / "out.jsonl"
-    args = [growing, "--out", out, "--checkpoint", tmp_path / "run.ckpt",
-            "--checkpoint-every", "100"]
+    args = [
+        growing,
+        "--out",
+        out,
+        "--checkpoint",
+        tmp_path / "run.ckpt",
+        "--checkpoint-every",
+        "100",
+    ]
     growing.write_text(csv_text(xs[:333]))
     assert run(capsys, *args)[0] == 0
     with growing.open("a") as fh:
@@ -220,8 +254,9 @@ def test_bad_checkpoints_are_refused_with_exit_2(capsys, stream, tmp_path):
 
 def test_webhook_receives_the_anomalies(capsys, stream):
     with Server() as server:
-        code, out, err = run(capsys, stream, "--only-anomalies", "--webhook", server.url,
-                             "--json", "--quiet")
+        code, out, err = run(
+            capsys, stream, "--only-anomalies", "--webhook", server.url, "--json", "--quiet"
+        )
     rows = jsonl(out)
     assert code == 0 and server.received == rows
     assert summary(err)["webhook"] == {"sent": len(rows), "failed": 0, "dropped": 0}
@@ -229,12 +264,25 @@ def test_webhook_receives_the_anomalies(capsys, stream):
 
 def test_jsonl_input_to_csv_output(capsys, tmp_path):
     xs = series(300, spike=250)
-    lines = [json.dumps({"ts": f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00Z", "host": "db",
-                         "cpu": x}) for i, x in enumerate(xs.tolist())]
+    lines = [
+        json.dumps({"ts": f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00Z", "host": "db", "cpu": x})
+        for i, x in enumerate(xs.tolist())
+    ]
     lines[10] = '{"ts": "2026-01-01T00:10:00Z", "host": "db", "cpu": "busy"}'
     path = write(tmp_path / "metrics.jsonl", "\n".join(lines) + "\n")
-    code, out, err = run(capsys, path, "--key-col", "host", "--value-col", "cpu",
-                         "--out-format", "csv", "--only-anomalies", "--json", "--quiet")
+    code, out, err = run(
+        capsys,
+        path,
+        "--key-col",
+        "host",
+        "--value-col",
+        "cpu",
+        "--out-format",
+        "csv",
+        "--only-anomalies",
+        "--json",
+        "--quiet",
+    )
     rows = {int(r["seq"]): r for r in csv.DictReader(io.StringIO(out))}
     assert code == 0 and out.startswith(",".join(FIELDS) + "\n")
     assert rows[250]["key"] == "db" and rows[250]["timestamp"] == "2026-01-01T04:10:00Z"

@@ -44,8 +44,7 @@ def test_per_key_model(capsys, tmp_path):
     code, _, err = run(capsys, "fit", history, "--key-col", "host", "--save", model)
     assert code == 0 and "learned 600 of 600 records over 3 series" in err
     new = keyed_csv(tmp_path / "new.csv", n=50, seed=2)
-    code, out, _ = run(capsys, "detect", new, "--key-col", "host", "--model", model,
-                       "--quiet")
+    code, out, _ = run(capsys, "detect", new, "--key-col", "host", "--model", model, "--quiet")
     first = json.loads(out.splitlines()[0])
     assert code == 0 and first["score"] is not None  # no warm-up: the model is trained
     single = write(tmp_path / "one.csv", csv_text(series(10, spike=None)))
@@ -59,8 +58,9 @@ def test_bad_model_files_and_paths(capsys, tmp_path):
     SeasonalDetector().save(detector)
     code, _, err = run(capsys, "detect", history, "--model", detector)
     assert code == 2 and "holds a SeasonalDetector; --model needs a model saved by" in err
-    code, _, err = run(capsys, "detect", history, "--model", detector, "--detector",
-                       "RollingZScore")
+    code, _, err = run(
+        capsys, "detect", history, "--model", detector, "--detector", "RollingZScore"
+    )
     assert code == 2 and "--model already holds a detector" in err
     code, _, err = run(capsys, "fit", history, "--save", tmp_path / "no" / "such" / "m")
     assert code == 2 and "cannot write the model" in err

@@ -73,8 +73,12 @@ def test_explain_many_gives_the_forecast_of_the_point_detector():
 
 @pytest.mark.parametrize(
     ("params", "name"),
-    [({"promote": 0.5}, "promote"), ({"promote_level": 1.0}, "promote_level"),
-     ({"calibrated_warmup": 1}, "calibrated_warmup"), ({"season_length": 1}, "season_length")],
+    [
+        ({"promote": 0.5}, "promote"),
+        ({"promote_level": 1.0}, "promote_level"),
+        ({"calibrated_warmup": 1}, "calibrated_warmup"),
+        ({"season_length": 1}, "season_length"),
+    ],
 )
 def test_bad_parameters_are_rejected(params, name):
     with pytest.raises(InvalidParameterError, match=name):

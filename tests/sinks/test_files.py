@@ -17,15 +17,24 @@ def batch(n=4, start=0, reason=None, key=None, timestamp=None):
     score = np.linspace(0.1, 0.9, n)
     score[:1] = np.nan
     return OutputBatch(
-        seq=np.arange(start, start + n), value=np.arange(n) * 1.25, score=score,
-        threshold=np.full(n, 0.8), is_anomaly=score > 0.8, reason=reason or [""] * n,
-        key=None if key is None else np.asarray(key), timestamp=timestamp,
+        seq=np.arange(start, start + n),
+        value=np.arange(n) * 1.25,
+        score=score,
+        threshold=np.full(n, 0.8),
+        is_anomaly=score > 0.8,
+        reason=reason or [""] * n,
+        key=None if key is None else np.asarray(key),
+        timestamp=timestamp,
     )
 
 
 def test_jsonl_rows_parse_back_to_the_batch_rows():
-    tricky = batch(3, key=['a"b', "c\\d", "é"], timestamp=["t\n1", "t2", "t3"],
-                   reason=["", "50% above", 'said "no"'])
+    tricky = batch(
+        3,
+        key=['a"b', "c\\d", "é"],
+        timestamp=["t\n1", "t2", "t3"],
+        reason=["", "50% above", 'said "no"'],
+    )
     out = io.BytesIO()
     with JsonlSink(out) as sink:
         sink.write(tricky)

@@ -13,9 +13,14 @@ from oddwatch.sinks import OutputBatch, WebhookSink
 
 
 def anomalies(n, start=0):
-    return OutputBatch(seq=np.arange(start, start + n), value=np.full(n, 9.0),
-                       score=np.ones(n), threshold=np.full(n, 0.5),
-                       is_anomaly=np.ones(n, dtype=bool), reason=["high"] * n)
+    return OutputBatch(
+        seq=np.arange(start, start + n),
+        value=np.full(n, 9.0),
+        score=np.ones(n),
+        threshold=np.full(n, 0.5),
+        is_anomaly=np.ones(n, dtype=bool),
+        reason=["high"] * n,
+    )
 
 
 def test_each_anomaly_is_posted_as_json_and_normal_points_are_not():

@@ -32,8 +32,9 @@ def joined(chunks, name):
     return np.concatenate(parts).tolist()
 
 
-GOOD = (b"timestamp,value\n2026-01-01T00:00:00,1.5\n2026-01-01T00:01:00,2\n"
-        b"2026-01-01T00:02:00,-3e2\n")
+GOOD = (
+    b"timestamp,value\n2026-01-01T00:00:00,1.5\n2026-01-01T00:01:00,2\n2026-01-01T00:02:00,-3e2\n"
+)
 
 
 def test_guesses_timestamp_value_with_header():
@@ -42,8 +43,11 @@ def test_guesses_timestamp_value_with_header():
     assert records.line.tolist() == [2, 3, 4]
     assert records.value.tolist() == [1.5, 2.0, -300.0]
     assert np.diff(records.time).tolist() == [60.0, 60.0]
-    assert records.time_text == ["2026-01-01T00:00:00", "2026-01-01T00:01:00",
-                                 "2026-01-01T00:02:00"]
+    assert records.time_text == [
+        "2026-01-01T00:00:00",
+        "2026-01-01T00:01:00",
+        "2026-01-01T00:02:00",
+    ]
     assert records.problem.tolist() == [0, 0, 0]
     assert records.end == len(GOOD)
 
@@ -64,8 +68,9 @@ def test_columns_by_name_and_position_and_key():
 
 
 def test_unknown_column_and_unguessable_layout_are_source_errors():
-    with pytest.raises(SourceError, match="there is no value column 'cpu'; the fields are "
-                                          "'timestamp', 'value'"):
+    with pytest.raises(
+        SourceError, match="there is no value column 'cpu'; the fields are 'timestamp', 'value'"
+    ):
         parse(GOOD, value_col="cpu")
     with pytest.raises(SourceError, match="cannot tell which field holds the values"):
         parse(b"a,b,c\n1,2,3\n")
@@ -74,17 +79,25 @@ def test_unknown_column_and_unguessable_layout_are_source_errors():
 
 
 def test_bad_records_are_marked_not_dropped():
-    data = (b"timestamp,value\n"
-            b"2026-01-01T00:00:00,abc\n"      # not numeric
-            b"2026-01-01T00:01:00,\n"         # missing
-            b"2026-01-01T00:02:00,inf\n"      # not finite
-            b"yesterday,4\n"                  # bad timestamp
-            b"2026-01-01T00:04:00,5,6\n"      # too many fields
-            b"\n"                             # blank: not a record
-            b"2026-01-01T00:05:00,7\n")
+    data = (
+        b"timestamp,value\n"
+        b"2026-01-01T00:00:00,abc\n"  # not numeric
+        b"2026-01-01T00:01:00,\n"  # missing
+        b"2026-01-01T00:02:00,inf\n"  # not finite
+        b"yesterday,4\n"  # bad timestamp
+        b"2026-01-01T00:04:00,5,6\n"  # too many fields
+        b"\n"  # blank: not a record
+        b"2026-01-01T00:05:00,7\n"
+    )
     _, (records,) = parse(data)
-    assert records.problem.tolist() == [NOT_NUMERIC, MISSING_FIELD, NOT_FINITE, BAD_TIMESTAMP,
-                                        UNPARSABLE, 0]
+    assert records.problem.tolist() == [
+        NOT_NUMERIC,
+        MISSING_FIELD,
+        NOT_FINITE,
+        BAD_TIMESTAMP,
+        UNPARSABLE,
+        0,
+    ]
     assert records.line.tolist() == [2, 3, 4, 5, 6, 8]
     assert records.detail[0] == "value 'abc' is not a number"
     assert records.detail[4] == "malformed CSV line (expected 2 fields, got 3)"

@@ -20,9 +20,15 @@ def follow(path, actions, **kwargs):
             pending.pop(0)()
 
     clock = iter(range(10_000))
-    reader = FollowReader(str(path), poll_interval=0.0, sleep=sleep, on_rotate=messages.append,
-                          clock=lambda: float(next(clock)) if not pending else 0.0,
-                          idle_timeout=2.0, **kwargs)
+    reader = FollowReader(
+        str(path),
+        poll_interval=0.0,
+        sleep=sleep,
+        on_rotate=messages.append,
+        clock=lambda: float(next(clock)) if not pending else 0.0,
+        idle_timeout=2.0,
+        **kwargs,
+    )
     lines = [line for block in reader.blocks() for line in block.lines()]
     reader.close()
     return lines, messages, reader

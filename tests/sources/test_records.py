@@ -33,8 +33,10 @@ def test_raise_covers_the_records_before_the_bad_one():
     validator = Validator("raise", hint="Try again.")
     checked = validator.check(records([0, 60, 30, 90]))
     assert checked.accepted.tolist() == [True, True]
-    assert checked.error == ("line 3: bad record (out_of_order): timestamp is before the "
-                             "latest one of its series. Try again.")
+    assert checked.error == (
+        "line 3: bad record (out_of_order): timestamp is before the "
+        "latest one of its series. Try again."
+    )
     assert validator.counts() == {"read": 2, "valid": 2, "skipped": 0, "flagged": 0}
 
 
@@ -47,8 +49,7 @@ def test_counts_add_up_and_problems_are_tallied(policy):
     assert counts["valid"] + counts["skipped"] + counts["flagged"] == counts["read"] == 5
     assert counts[{"skip": "skipped", "flag": "flagged"}[policy]] == 3
     assert checked.flagged.sum() == (3 if policy == "flag" else 0)
-    assert validator.problems() == {"not_numeric": 1, "out_of_order": 1,
-                                    "duplicate_timestamp": 1}
+    assert validator.problems() == {"not_numeric": 1, "out_of_order": 1, "duplicate_timestamp": 1}
     assert checked.seq.tolist() == [0, 1, 2, 3, 4]
 
 

@@ -27,8 +27,15 @@ from oddwatch.sources import (
 )
 
 replay_module = importlib.import_module("oddwatch.sources._replay")
-LENGTHS = {"spike": (1, 1), "dip": (1, 1), "level_shift": (20, 60), "variance_burst": (20, 50),
-           "stuck": (15, 40), "pattern_change": (72, 144), "missing": (1, 5)}
+LENGTHS = {
+    "spike": (1, 1),
+    "dip": (1, 1),
+    "level_shift": (20, 60),
+    "variance_burst": (20, 50),
+    "stuck": (15, 40),
+    "pattern_change": (72, 144),
+    "missing": (1, 5),
+}
 QUIET = dict(level_shift_rate=0.0, drift_scale=0.0, trend_per_point=0.0)
 
 
@@ -218,8 +225,12 @@ def test_from_mapping_converts_toml_values() -> None:
     import datetime as dt
 
     config = SimulationConfig.from_mapping(
-        {"seasonal_periods": [24, 168], "seasonal_amplitudes": [3, 1],
-         "start": dt.datetime(2026, 5, 1), "anomaly_kinds": ["spike"]}
+        {
+            "seasonal_periods": [24, 168],
+            "seasonal_amplitudes": [3, 1],
+            "start": dt.datetime(2026, 5, 1),
+            "anomaly_kinds": ["spike"],
+        }
     )
     assert config.seasonal_periods == (24, 168) and config.seasonal_amplitudes == (3.0, 1.0)
     assert config.start == "2026-05-01T00:00:00" and config.anomaly_kinds == ("spike",)
@@ -263,8 +274,10 @@ def test_iter_points_follows_a_schedule_without_drift(clock: FakeClock) -> None:
 
 def test_iter_points_uses_config_delay_and_validates_eagerly(clock: FakeClock) -> None:
     points = list(iter_points(simulate(n_points=3, delay=0.25)))
-    assert clock.sleeps == [0.25, 0.25] and [p.value for p in points] == simulate(
-        n_points=3).values.tolist()
+    assert (
+        clock.sleeps == [0.25, 0.25]
+        and [p.value for p in points] == simulate(n_points=3).values.tolist()
+    )
     assert list(iter_points(simulate(n_points=3, delay=0.25), delay=0)) == points
     with pytest.raises(InvalidParameterError, match="`delay` of iter_points must be a number"):
         iter_points(simulate(n_points=3), delay=-1)
@@ -302,8 +315,9 @@ def test_csv_round_trips(anomalous: Simulation) -> None:
     assert np.array_equal(values, anomalous.values, equal_nan=True)
     assert [r["label"] == "1" for r in rows] == anomalous.labels.tolist()
     assert [r["kind"] for r in rows] == anomalous.kinds.tolist()
-    assert np.array_equal(np.array([r["timestamp"] for r in rows], "datetime64[s]"),
-                          anomalous.timestamps)
+    assert np.array_equal(
+        np.array([r["timestamp"] for r in rows], "datetime64[s]"), anomalous.timestamps
+    )
     assert "missing" in {r["kind"] for r in rows if r["value"] == ""}
 
 
@@ -336,7 +350,7 @@ def test_command_writes_csv_to_stdout(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_command_format_from_extension_and_config_file(tmp_path, capsys) -> None:
     config = tmp_path / "sim.toml"
-    config.write_text('n_points = 50\nseed = 4\nseasonal_periods = [24]\noutlier_prob = 0.2\n')
+    config.write_text("n_points = 50\nseed = 4\nseasonal_periods = [24]\noutlier_prob = 0.2\n")
     target = tmp_path / "s.jsonl"
     assert run_command(["--config", str(config), "--seed", "6", "--out", str(target)]) == 0
     rows = [json.loads(line) for line in target.read_text().splitlines()]

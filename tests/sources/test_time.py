@@ -9,8 +9,14 @@ from oddwatch.sources.records import BAD_TIMESTAMP, MISSING_FIELD
 
 
 def test_iso_shapes_agree():
-    texts = [b"2026-01-01T00:00:00", b"2026-01-01 00:00:00", b"2026-01-01T01:00:00+01:00",
-             b"2026-01-01T00:00:00Z", b" 2026-01-01", b"2026-01-01T00:00:00.000"]
+    texts = [
+        b"2026-01-01T00:00:00",
+        b"2026-01-01 00:00:00",
+        b"2026-01-01T01:00:00+01:00",
+        b"2026-01-01T00:00:00Z",
+        b" 2026-01-01",
+        b"2026-01-01T00:00:00.000",
+    ]
     seconds, problem, _ = parse_times(texts)
     assert problem.tolist() == [0] * 6
     assert set(seconds.tolist()) == {1767225600.0}
@@ -34,10 +40,20 @@ def test_large_chunks_with_offsets_and_garbage_parse_like_fromisoformat():
     from oddwatch.sources._time import _one_iso
 
     rng = random.Random(0)
-    for layout in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S.%fZ",
-                   "%Y-%m-%dT%H:%M:%S+01:00", "%Y-%m-%dT%H:%M:%S-0530"]:
-        texts = [(datetime(1000, 1, 1) + timedelta(seconds=rng.randrange(280_000_000_000)))
-                 .strftime(layout).encode() for _ in range(3000)]
+    for layout in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d",
+        "%Y-%m-%dT%H:%M:%S.%fZ",
+        "%Y-%m-%dT%H:%M:%S+01:00",
+        "%Y-%m-%dT%H:%M:%S-0530",
+    ]:
+        texts = [
+            (datetime(1000, 1, 1) + timedelta(seconds=rng.randrange(280_000_000_000)))
+            .strftime(layout)
+            .encode()
+            for _ in range(3000)
+        ]
         for i in range(0, 3000, 97):  # impossible months, days, leap days, hours
             bad = bytearray(texts[i])
             bad[5:10] = [b"13-01", b"04-31", b"02-29", b"00-10"][i % 4]

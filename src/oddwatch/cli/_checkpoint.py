@@ -38,7 +38,12 @@ from oddwatch.monitor import Monitor
 from oddwatch.persist import load_with_extra, save
 
 __all__ = [
-    "KIND", "VERSION", "RunState", "head_digest", "read_checkpoint", "verify_input",
+    "KIND",
+    "VERSION",
+    "RunState",
+    "head_digest",
+    "read_checkpoint",
+    "verify_input",
     "write_checkpoint",
 ]
 
@@ -88,8 +93,11 @@ def write_checkpoint(
 
 
 def _differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
-    return [f"{k} was {saved.get(k)!r}, now {now.get(k)!r}"
-            for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+    return [
+        f"{k} was {saved.get(k)!r}, now {now.get(k)!r}"
+        for k in sorted(set(saved) | set(now))
+        if saved.get(k) != now.get(k)
+    ]
 
 
 def read_checkpoint(
@@ -126,8 +134,10 @@ def read_checkpoint(
         )
     try:
         state = RunState(
-            input=dict(info["input"]), parser=info["parser"],
-            output_position=info["output_position"], validator=dict(info["validator"]),
+            input=dict(info["input"]),
+            parser=info["parser"],
+            output_position=info["output_position"],
+            validator=dict(info["validator"]),
             totals=dict(info["totals"]),
         )
         int(state.input["offset"]), int(state.input["line"])

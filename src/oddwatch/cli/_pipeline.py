@@ -37,7 +37,12 @@ from oddwatch.sources._base import Records
 from oddwatch.sources.records import Validator
 
 __all__ = [
-    "INPUT_OPTIONS", "Choice", "Pipeline", "add_input_arguments", "load_model", "read_settings",
+    "INPUT_OPTIONS",
+    "Choice",
+    "Pipeline",
+    "add_input_arguments",
+    "load_model",
+    "read_settings",
     "warn",
 ]
 
@@ -60,37 +65,92 @@ INPUT_OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags for reading and validating input and choosing the detector (fit and detect)."""
     add = parser.add_argument
-    add("--format", choices=["csv", "jsonl"], help="input format (default: from the file "
-        "extension, else from the data)")
-    add("--time-col", metavar="COL", help="timestamp field: name, or 0-based position (CSV); "
-        "default: a field called timestamp/time/ts/datetime/date, if any")
-    add("--value-col", metavar="COL", help="value field (default: a field called value/val/y, "
-        "else the one field left)")
-    add("--key-col", metavar="COL", help="series key field: one detector state per key "
-        "(default: a field called key/series, if any)")
-    add("--header", action=argparse.BooleanOptionalAction, default=None,
-        help="whether CSV line 1 names the fields (default: guessed)")
-    add("--on-invalid", choices=["raise", "skip", "flag"], help="bad records (unparsable, "
+    add(
+        "--format",
+        choices=["csv", "jsonl"],
+        help="input format (default: from the file extension, else from the data)",
+    )
+    add(
+        "--time-col",
+        metavar="COL",
+        help="timestamp field: name, or 0-based position (CSV); "
+        "default: a field called timestamp/time/ts/datetime/date, if any",
+    )
+    add(
+        "--value-col",
+        metavar="COL",
+        help="value field (default: a field called value/val/y, else the one field left)",
+    )
+    add(
+        "--key-col",
+        metavar="COL",
+        help="series key field: one detector state per key "
+        "(default: a field called key/series, if any)",
+    )
+    add(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether CSV line 1 names the fields (default: guessed)",
+    )
+    add(
+        "--on-invalid",
+        choices=["raise", "skip", "flag"],
+        help="bad records (unparsable, "
         "non-numeric, NaN/inf, missing fields, bad/out-of-order/duplicate timestamps): stop "
-        "with exit code 3, drop them, or report them as anomalies (default flag)")
-    add("--max-gap", type=float, metavar="SECONDS", help="report gaps longer than this "
-        "(default: 1.5 x the median of the first 64 steps)")
-    add("--max-keys", type=int, metavar="N", help="most series kept at once; the least "
-        "recently seen is evicted beyond (default 10000)")
-    add("--detector", metavar="NAME", help=f"one of {', '.join(names('detector'))} "
-        "(default DualSurpriseDetector; with --key-col, SeasonalDetector)")
-    add("--param", action="append", default=[], metavar="KEY=VALUE",
-        help="a detector parameter (repeatable), e.g. --param season_length=24")
-    add("--threshold", metavar="NAME", help=f"one of {', '.join(names('threshold'))} "
-        "(default FixedThreshold)")
-    add("--threshold-param", action="append", default=[], metavar="KEY=VALUE",
-        help="a threshold parameter (repeatable), e.g. --threshold-param value=0.999")
-    add("--config", metavar="FILE.toml", help="settings file: flag names as keys, plus "
-        "[detector] and [threshold] tables with `name` and parameters; flags win")
+        "with exit code 3, drop them, or report them as anomalies (default flag)",
+    )
+    add(
+        "--max-gap",
+        type=float,
+        metavar="SECONDS",
+        help="report gaps longer than this (default: 1.5 x the median of the first 64 steps)",
+    )
+    add(
+        "--max-keys",
+        type=int,
+        metavar="N",
+        help="most series kept at once; the least recently seen is evicted beyond (default 10000)",
+    )
+    add(
+        "--detector",
+        metavar="NAME",
+        help=f"one of {', '.join(names('detector'))} "
+        "(default DualSurpriseDetector; with --key-col, SeasonalDetector)",
+    )
+    add(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a detector parameter (repeatable), e.g. --param season_length=24",
+    )
+    add(
+        "--threshold",
+        metavar="NAME",
+        help=f"one of {', '.join(names('threshold'))} (default FixedThreshold)",
+    )
+    add(
+        "--threshold-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a threshold parameter (repeatable), e.g. --threshold-param value=0.999",
+    )
+    add(
+        "--config",
+        metavar="FILE.toml",
+        help="settings file: flag names as keys, plus "
+        "[detector] and [threshold] tables with `name` and parameters; flags win",
+    )
     add("--batch", type=int, metavar="N", help="records per batch (default 10000)")
     add("--quiet", action="store_true", default=None, help="no warnings on stderr")
-    add("--json", action="store_true", default=None,
-        help="print the summary as one JSON line (on stderr)")
+    add(
+        "--json",
+        action="store_true",
+        default=None,
+        help="print the summary as one JSON line (on stderr)",
+    )
 
 
 @dataclass(frozen=True)
@@ -153,15 +213,20 @@ def read_settings(
             settings[name] = str(settings[name])
     for name in ("max_keys", "batch"):
         if settings[name] < 1:
-            raise InvalidParameterError(f"--{name.replace('_', '-')} must be >= 1; "
-                                        f"got {settings[name]}.")
+            raise InvalidParameterError(
+                f"--{name.replace('_', '-')} must be >= 1; got {settings[name]}."
+            )
     if settings["on_invalid"] not in ("raise", "skip", "flag"):
-        raise InvalidParameterError(f"{where}: `on_invalid` must be raise, skip or flag; got "
-                                    f"{settings['on_invalid']!r}.")
-    detector = Choice(args.detector or detector.name,
-                      {**detector.params, **dict(map(parse_param, args.param))})
-    threshold = Choice(args.threshold or threshold.name,
-                       {**threshold.params, **dict(map(parse_param, args.threshold_param))})
+        raise InvalidParameterError(
+            f"{where}: `on_invalid` must be raise, skip or flag; got {settings['on_invalid']!r}."
+        )
+    detector = Choice(
+        args.detector or detector.name, {**detector.params, **dict(map(parse_param, args.param))}
+    )
+    threshold = Choice(
+        args.threshold or threshold.name,
+        {**threshold.params, **dict(map(parse_param, args.threshold_param))},
+    )
     return settings, detector, threshold
 
 
@@ -187,8 +252,12 @@ class Pipeline:
     """
 
     def __init__(
-        self, validator: Validator, engine: Monitor | KeyedMonitor | None,
-        detector: Any, threshold: Any, max_keys: int = 10_000,
+        self,
+        validator: Validator,
+        engine: Monitor | KeyedMonitor | None,
+        detector: Any,
+        threshold: Any,
+        max_keys: int = 10_000,
     ) -> None:
         self.validator = validator
         self.engine = engine
@@ -206,9 +275,10 @@ class Pipeline:
                 self.engine = Monitor(self.detector, self.threshold)
         elif keyed != isinstance(self.engine, KeyedMonitor):
             raise SourceError(
-                "the model was trained on " + ("one series per key" if not keyed else
-                                               "a single series")
-                + " but this input has " + ("a key column" if keyed else "no key column")
+                "the model was trained on "
+                + ("one series per key" if not keyed else "a single series")
+                + " but this input has "
+                + ("a key column" if keyed else "no key column")
                 + ". Use the same --key-col as when fitting."
             )
         return self.engine
@@ -240,8 +310,9 @@ class Pipeline:
         for i in np.flatnonzero(checked.flagged):
             reason[i] = checked.reason(int(i))
         timestamp = None if records.time_text is None else records.time_text[:n]
-        batch = OutputBatch(checked.seq, value, score, threshold, is_anomaly, reason, key,
-                            timestamp)
+        batch = OutputBatch(
+            checked.seq, value, score, threshold, is_anomaly, reason, key, timestamp
+        )
         shown = checked.accepted | checked.flagged
         if not shown.all():
             batch = batch.select(shown)

@@ -57,9 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"oddwatch {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show full tracebacks for errors"
-    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in _command_modules():
         sub = subparsers.add_parser(

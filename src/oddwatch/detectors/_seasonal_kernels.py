@@ -28,9 +28,25 @@ __all__ = [
 ]
 
 # indices into the float state vector
-(_LEVEL, _VAR, _CUSUM_UP, _CUSUM_DOWN, _FAST_RESIDUAL, _SEASON_CORR, _FAST_VAR, _CUSUM_VAR,
- _RUN_SUM, _PREVIOUS, _REPEAT_RATE, _AVG_MEAN, _AVG_VAR, _LOWEST, _HIGHEST, _QUIET_PEAK,
- _TAIL_QUANTILE) = range(17)
+(
+    _LEVEL,
+    _VAR,
+    _CUSUM_UP,
+    _CUSUM_DOWN,
+    _FAST_RESIDUAL,
+    _SEASON_CORR,
+    _FAST_VAR,
+    _CUSUM_VAR,
+    _RUN_SUM,
+    _PREVIOUS,
+    _REPEAT_RATE,
+    _AVG_MEAN,
+    _AVG_VAR,
+    _LOWEST,
+    _HIGHEST,
+    _QUIET_PEAK,
+    _TAIL_QUANTILE,
+) = range(17)
 _N_STATS = 17
 # indices into the integer counters
 _N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN, _QUIET, _N_AVG = range(8)
@@ -179,7 +195,11 @@ def beyond_range(x: float, lowest: float, highest: float, margin: float) -> bool
 
 @numba.jit(**NUMBA_OPTIONS)
 def _surprise(
-    smooth: np.ndarray, stats: np.ndarray, counters: np.ndarray, z: float, x: float,
+    smooth: np.ndarray,
+    stats: np.ndarray,
+    counters: np.ndarray,
+    z: float,
+    x: float,
     range_margin: float,
 ) -> float:
     """Tail probability of the residual: per point, or of its short average (calibrated).

@@ -284,9 +284,7 @@ class DualSurpriseDetector(Detector):
         for name, array in point._initial_state().items():
             state[name if name in ("history", "profile") else f"seasonal_{name}"] = array
         level = self.promote_level / (1.0 - self.promote_level)
-        state["dual_config"] = np.array(
-            [level, self.promote, point.alarm_level, self.quiet_period]
-        )
+        state["dual_config"] = np.array([level, self.promote, point.alarm_level, self.quiet_period])
         state["dual_state"] = np.zeros(2)
         return state
 
@@ -309,5 +307,11 @@ class DualSurpriseDetector(Detector):
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
-        return {"max_season_length": 32, "warmup": 8, "calibrated_warmup": 12, "smoothing": 3,
-                "half_life": 20.0, "quiet_period": 5}
+        return {
+            "max_season_length": 32,
+            "warmup": 8,
+            "calibrated_warmup": 12,
+            "smoothing": 3,
+            "half_life": 20.0,
+            "quiet_period": 5,
+        }

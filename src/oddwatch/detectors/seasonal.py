@@ -256,5 +256,10 @@ class SeasonalDetector(Detector):
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
-        return {"max_season_length": 32, "warmup": 8, "smoothing": 3, "quiet_period": 5,
-                "range_margin": 0.05}
+        return {
+            "max_season_length": 32,
+            "warmup": 8,
+            "smoothing": 3,
+            "quiet_period": 5,
+            "range_margin": 0.05,
+        }

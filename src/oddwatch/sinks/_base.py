@@ -66,9 +66,9 @@ def assemble(parts: Sequence[str | list[str]], n: int) -> str:
     k = 2 * len(columns) + 1
     pieces: list[str] = [""] * (n * k)
     for j, column in enumerate(columns):
-        pieces[2 * j:: k] = [constants[j]] * n
-        pieces[2 * j + 1:: k] = column
-    pieces[k - 1:: k] = [constants[-1]] * n
+        pieces[2 * j :: k] = [constants[j]] * n
+        pieces[2 * j + 1 :: k] = column
+    pieces[k - 1 :: k] = [constants[-1]] * n
     return "".join(pieces)
 
 
@@ -100,8 +100,12 @@ class OutputBatch:
         """The records where ``mask`` is True."""
         where = np.flatnonzero(mask)
         return OutputBatch(
-            self.seq[where], self.value[where], self.score[where], self.threshold[where],
-            self.is_anomaly[where], [self.reason[i] for i in where],
+            self.seq[where],
+            self.value[where],
+            self.score[where],
+            self.threshold[where],
+            self.is_anomaly[where],
+            [self.reason[i] for i in where],
             None if self.key is None else self.key[where],
             None if self.timestamp is None else [self.timestamp[i] for i in where],
         )
@@ -163,8 +167,9 @@ class FileSink:
         self.target = target
         self._owned = isinstance(target, str) and target != "-"
         if isinstance(target, str):
-            self._fh: BinaryIO = self._open(target, resume_at) if self._owned else (
-                sys.stdout.buffer)
+            self._fh: BinaryIO = (
+                self._open(target, resume_at) if self._owned else (sys.stdout.buffer)
+            )
         else:
             self._fh = target
         self.position = resume_at or 0

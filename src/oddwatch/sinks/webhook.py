@@ -75,8 +75,7 @@ class WebhookSink:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InvalidParameterError(
-                f"the webhook URL must start with http:// or https:// and name a host; got "
-                f"{url!r}."
+                f"the webhook URL must start with http:// or https:// and name a host; got {url!r}."
             )
         if max_queue < 1 or retries < 0 or backoff < 0 or timeout <= 0 or close_timeout < 0:
             raise InvalidParameterError(

@@ -89,15 +89,18 @@ def parse_uniform(texts: NDArray[np.bytes_]) -> FloatArray | None:
     hour = _digits(chars, 11, 13) if zone_at > 10 else np.zeros(n, np.int64)
     minute = _digits(chars, 14, 16) if zone_at > 10 else np.zeros(n, np.int64)
     second = _digits(chars, 17, 19) if zone_at > 16 else np.zeros(n, np.int64)
-    seconds = (_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60
-               + second).astype(np.float64)
+    seconds = (
+        _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    ).astype(np.float64)
     if match.group("fraction"):
         start, stop = match.start("fraction") + 1, match.end("fraction")
         seconds += _digits(chars, start, stop) / 10.0 ** (stop - start)
     if match.group("zone") and match.group("zone") != "Z":
         zone = layout[zone_at:].replace(":", "")
-        offset = (_digits(chars, zone_at + 1, zone_at + 3) * 3600
-                  + _digits(chars, length - 2, length) * 60)
+        offset = (
+            _digits(chars, zone_at + 1, zone_at + 3) * 3600
+            + _digits(chars, length - 2, length) * 60
+        )
         seconds -= offset if zone[0] == "+" else -offset
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)

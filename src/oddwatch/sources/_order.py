@@ -38,8 +38,13 @@ _GAP_FACTOR = 1.5
 
 @numba.jit(**NUMBA_OPTIONS)
 def _order_block(
-    slots: np.ndarray, times: np.ndarray, last: np.ndarray, steps: np.ndarray,
-    gap_state: np.ndarray, problem: np.ndarray, gaps: np.ndarray,
+    slots: np.ndarray,
+    times: np.ndarray,
+    last: np.ndarray,
+    steps: np.ndarray,
+    gap_state: np.ndarray,
+    problem: np.ndarray,
+    gaps: np.ndarray,
 ) -> None:
     """Mark points not after their series' latest timestamp; record gaps; learn the step.
 
@@ -106,8 +111,15 @@ class SeriesClock:
         gaps = np.zeros(n)
         if n:
             slots = self._slots(keys, n)
-            _order_block(slots, np.ascontiguousarray(times), self._last, self._steps,
-                         self._gap_state, problem, gaps)
+            _order_block(
+                slots,
+                np.ascontiguousarray(times),
+                self._last,
+                self._steps,
+                self._gap_state,
+                problem,
+                gaps,
+            )
             np.maximum.at(self._seen, slots, np.arange(first_seq + 1, first_seq + n + 1))
             self._forget()
         return problem, gaps

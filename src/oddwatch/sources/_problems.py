@@ -21,8 +21,22 @@ __all__ = [
 ]
 
 PROBLEMS = (
-    "", "unparsable", "missing_field", "not_numeric", "not_finite", "bad_timestamp",
-    "out_of_order", "duplicate_timestamp",
+    "",
+    "unparsable",
+    "missing_field",
+    "not_numeric",
+    "not_finite",
+    "bad_timestamp",
+    "out_of_order",
+    "duplicate_timestamp",
 )
-(OK, UNPARSABLE, MISSING_FIELD, NOT_NUMERIC, NOT_FINITE, BAD_TIMESTAMP, OUT_OF_ORDER,
- DUPLICATE_TIMESTAMP) = range(len(PROBLEMS))
+(
+    OK,
+    UNPARSABLE,
+    MISSING_FIELD,
+    NOT_NUMERIC,
+    NOT_FINITE,
+    BAD_TIMESTAMP,
+    OUT_OF_ORDER,
+    DUPLICATE_TIMESTAMP,
+) = range(len(PROBLEMS))

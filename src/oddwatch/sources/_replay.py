@@ -69,8 +69,11 @@ def _rows(sim: Simulation, delay: float, iso: bool) -> Iterator[tuple[Any, ...]]
         row
         for a in range(0, len(sim), _CHUNK)
         for row in zip(
-            (np.datetime_as_string(sim.timestamps[a : a + _CHUNK], unit="s") if iso
-             else sim.timestamps[a : a + _CHUNK]).tolist(),
+            (
+                np.datetime_as_string(sim.timestamps[a : a + _CHUNK], unit="s")
+                if iso
+                else sim.timestamps[a : a + _CHUNK]
+            ).tolist(),
             sim.values[a : a + _CHUNK].tolist(),
             sim.labels[a : a + _CHUNK].tolist(),
             sim.kinds[a : a + _CHUNK].tolist(),

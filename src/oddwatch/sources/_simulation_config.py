@@ -24,7 +24,13 @@ from oddwatch.errors import InvalidParameterError
 __all__ = ["ANOMALY_KINDS", "DELAY", "SimulationConfig"]
 
 ANOMALY_KINDS: tuple[str, ...] = (
-    "spike", "dip", "level_shift", "variance_burst", "stuck", "pattern_change", "missing",
+    "spike",
+    "dip",
+    "level_shift",
+    "variance_burst",
+    "stuck",
+    "pattern_change",
+    "missing",
 )
 _T = TypeVar("_T")
 
@@ -60,7 +66,11 @@ def _is_number(x: object, integer: bool = False) -> bool:
 
 
 def _sequence(
-    name: str, value: Any, ok: Callable[[Any], bool], convert: Callable[[Any], _T], what: str,
+    name: str,
+    value: Any,
+    ok: Callable[[Any], bool],
+    convert: Callable[[Any], _T],
+    what: str,
     hint: str,
 ) -> tuple[_T, ...]:
     """``value`` as a tuple of converted items (not a str), each passing ``ok``, or raise."""
@@ -159,12 +169,22 @@ class SimulationConfig:
         if when is None or when.microsecond:
             raise _fail("start", "an ISO 8601 datetime string", self.start, hint)
         hint = "Use e.g. (144,), or () for no seasonality."
-        periods = _sequence("seasonal_periods", self.seasonal_periods,
-                            lambda x: _is_number(x, True) and x >= 2, int,
-                            "a sequence of ints >= 2", hint)
-        amplitudes = _sequence("seasonal_amplitudes", self.seasonal_amplitudes,
-                               lambda x: _is_number(x) and x >= 0, float,
-                               "a sequence of numbers >= 0", hint)
+        periods = _sequence(
+            "seasonal_periods",
+            self.seasonal_periods,
+            lambda x: _is_number(x, True) and x >= 2,
+            int,
+            "a sequence of ints >= 2",
+            hint,
+        )
+        amplitudes = _sequence(
+            "seasonal_amplitudes",
+            self.seasonal_amplitudes,
+            lambda x: _is_number(x) and x >= 0,
+            float,
+            "a sequence of numbers >= 0",
+            hint,
+        )
         store("seasonal_periods", periods)
         store("seasonal_amplitudes", amplitudes)
         if len(self.seasonal_periods) != len(self.seasonal_amplitudes):
@@ -174,13 +194,20 @@ class SimulationConfig:
                 f"{len(self.seasonal_amplitudes)}. Give one amplitude per period."
             )
         kinds = _sequence(
-            "anomaly_kinds", self.anomaly_kinds, lambda x: x in ANOMALY_KINDS, str,
+            "anomaly_kinds",
+            self.anomaly_kinds,
+            lambda x: x in ANOMALY_KINDS,
+            str,
             f"a sequence of distinct names from {', '.join(ANOMALY_KINDS)}",
             "Use e.g. ('spike', 'dip'), or () for no anomalies.",
         )
         if len(set(kinds)) != len(kinds):
-            raise _fail("anomaly_kinds", "a sequence of distinct names", self.anomaly_kinds,
-                        "Name each kind once.")
+            raise _fail(
+                "anomaly_kinds",
+                "a sequence of distinct names",
+                self.anomaly_kinds,
+                "Name each kind once.",
+            )
         if "pattern_change" in kinds and max(self.seasonal_amplitudes, default=0.0) == 0:
             raise InvalidParameterError(
                 "`anomaly_kinds` of SimulationConfig includes 'pattern_change', which needs a "

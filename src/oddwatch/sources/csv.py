@@ -125,7 +125,7 @@ class CsvParser:
         header: bool | None = None,
         delimiter: str = ",",
     ) -> None:
-        if len(delimiter) != 1 or not delimiter.isascii() or delimiter in "\"\r\n":
+        if len(delimiter) != 1 or not delimiter.isascii() or delimiter in '"\r\n':
             raise SourceError(f"the CSV delimiter must be one ASCII character; got {delimiter!r}.")
         self.time_col, self.value_col, self.key_col = time_col, value_col, key_col
         self.header = header
@@ -162,7 +162,7 @@ class CsvParser:
 
     def _first_line(self, line: bytes) -> bool:
         """Resolve the layout from line 1 (once); return whether it is a header to skip."""
-        line = line[len(_BOM):] if line.startswith(_BOM) else line
+        line = line[len(_BOM) :] if line.startswith(_BOM) else line
         try:
             fields = self._split_line(line.rstrip(b"\r"))
         except csv.Error as exc:
@@ -229,7 +229,7 @@ class CsvParser:
         first_line = block.first_line
         if first_line == 1:
             cut = data.index(b"\n") + 1
-            if self._first_line(data[:cut - 1]):
+            if self._first_line(data[: cut - 1]):
                 data, first_line = data[cut:], 2
         if self.columns is None:
             raise SourceError("the CSV layout is unknown: the first block must start at line 1.")
@@ -246,7 +246,10 @@ class CsvParser:
         return self._records(fields, line, broken, block)
 
     def _records(
-        self, fields: list[bytes], line: NDArray[np.int64], broken: dict[int, str],
+        self,
+        fields: list[bytes],
+        line: NDArray[np.int64],
+        broken: dict[int, str],
         block: LineBlock,
     ) -> Records:
         assert self.columns is not None
@@ -256,18 +259,31 @@ class CsvParser:
         detail: dict[int, str] = {}
         for i, text in broken.items():
             problem[i], detail[i] = UNPARSABLE, text
-        values, p, d = parse_values(fields[cols.value:n * nf:nf])
+        values, p, d = parse_values(fields[cols.value : n * nf : nf])
         merge_problems(problem, detail, p, d)
         time = time_text = key = None
         if cols.time is not None:
-            raw_times = fields[cols.time:n * nf:nf]
+            raw_times = fields[cols.time : n * nf : nf]
             time, p, d = parse_times(raw_times)
             merge_problems(problem, detail, p, d)
             time_text = decode_all(raw_times)
         if cols.key is not None:
-            key = np.array(decode_all(fields[cols.key:n * nf:nf]), dtype=str).reshape(n)
+            key = np.array(decode_all(fields[cols.key : n * nf : nf]), dtype=str).reshape(n)
             empty = np.flatnonzero(key == "")
-            merge_problems(problem, detail, np.where(key == "", MISSING_FIELD, 0).astype(np.uint8),
-                   {int(i): "the key field is empty" for i in empty})
-        return Records(line=line, value=values, problem=problem, end=block.end, time=time,
-                       time_text=time_text, key=key, detail=detail, block=block)
+            merge_problems(
+                problem,
+                detail,
+                np.where(key == "", MISSING_FIELD, 0).astype(np.uint8),
+                {int(i): "the key field is empty" for i in empty},
+            )
+        return Records(
+            line=line,
+            value=values,
+            problem=problem,
+            end=block.end,
+            time=time,
+            time_text=time_text,
+            key=key,
+            detail=detail,
+            block=block,
+        )

@@ -106,14 +106,26 @@ class FileSource:
             if path == "-":
                 raise SourceError("--follow needs a file path, not stdin.")
             self._follow = FollowReader(
-                path, offset=offset, line=line, identity=identity, chunk_lines=chunk_lines,
-                poll_interval=poll_interval, idle_timeout=idle_timeout, on_rotate=on_rotate)
+                path,
+                offset=offset,
+                line=line,
+                identity=identity,
+                chunk_lines=chunk_lines,
+                poll_interval=poll_interval,
+                idle_timeout=idle_timeout,
+                on_rotate=on_rotate,
+            )
             self._blocks = self._follow.blocks()
             self._position = self._follow.position
         else:
             self._fh = self._open(path, offset, stdin)
-            self._blocks = read_blocks(self._fh, offset=offset, line=line,
-                                       chunk_lines=chunk_lines, eager=not self._fh.seekable())
+            self._blocks = read_blocks(
+                self._fh,
+                offset=offset,
+                line=line,
+                chunk_lines=chunk_lines,
+                eager=not self._fh.seekable(),
+            )
 
     def _make_parser(self, format: str) -> CsvParser | JsonlParser:
         if format == "jsonl":

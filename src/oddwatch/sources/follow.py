@@ -82,8 +82,10 @@ class FollowReader:
         self._fh = self._open()
         self.identity = _identity(os.fstat(self._fh.fileno()))
         if identity is not None and tuple(identity) != self.identity:
-            self.on_rotate(f"{path} is not the file the checkpoint refers to (rotated?); "
-                           "reading it from its start")
+            self.on_rotate(
+                f"{path} is not the file the checkpoint refers to (rotated?); "
+                "reading it from its start"
+            )
             offset, line = 0, 1
         self._fh.seek(offset)
         self._cutter = LineCutter(offset=offset, line=line, chunk_lines=chunk_lines)

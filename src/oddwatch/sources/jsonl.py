@@ -120,7 +120,9 @@ class JsonlParser:
     """
 
     def __init__(
-        self, time_col: str | None = None, value_col: str | None = None,
+        self,
+        time_col: str | None = None,
+        value_col: str | None = None,
         key_col: str | None = None,
     ) -> None:
         self.time_col, self.value_col, self.key_col = time_col, value_col, key_col
@@ -189,7 +191,10 @@ class JsonlParser:
         return self._records(objects, np.array(numbers, dtype=np.int64), broken, block)
 
     def _records(
-        self, objects: list[dict[str, Any]], line: NDArray[np.int64], broken: dict[int, str],
+        self,
+        objects: list[dict[str, Any]],
+        line: NDArray[np.int64],
+        broken: dict[int, str],
         block: LineBlock,
     ) -> Records:
         n = line.shape[0]
@@ -206,18 +211,32 @@ class JsonlParser:
             merge_problems(problem, detail, p, d)
         if cols.key is not None:
             raw_keys = [o.get(cols.key) for o in objects]
-            names = [k if isinstance(k, str) else str(k) if type(k) in _NUMBER else ""
-                     for k in raw_keys]
+            names = [
+                k if isinstance(k, str) else str(k) if type(k) in _NUMBER else "" for k in raw_keys
+            ]
             key = np.array(names, dtype=str).reshape(n)
-            missing = {i: "the key field is missing, null or not text" for i, k in
-                       enumerate(names) if k == ""}
+            missing = {
+                i: "the key field is missing, null or not text"
+                for i, k in enumerate(names)
+                if k == ""
+            }
             codes = np.zeros(n, dtype=np.uint8)
             codes[list(missing)] = MISSING_FIELD
             merge_problems(problem, detail, codes, missing)
-        return Records(line=line, value=values, problem=problem, end=block.end, time=time,
-                       time_text=time_text, key=key, detail=detail, block=block)
+        return Records(
+            line=line,
+            value=values,
+            problem=problem,
+            end=block.end,
+            time=time,
+            time_text=time_text,
+            key=key,
+            detail=detail,
+            block=block,
+        )
 
 
 def _kind(obj: Any) -> str:
     return {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(obj), "a number")
+        type(obj), "a number"
+    )

@@ -52,8 +52,12 @@ _ORDER_DETAIL = {
 }
 
 
-def merge_problems(problem: NDArray[np.uint8], detail: dict[int, str],
-           more: NDArray[np.uint8], more_detail: dict[int, str]) -> None:
+def merge_problems(
+    problem: NDArray[np.uint8],
+    detail: dict[int, str],
+    more: NDArray[np.uint8],
+    more_detail: dict[int, str],
+) -> None:
     """Add problems found in another field to the records that have none yet (in place).
 
     Examples
@@ -131,7 +135,7 @@ class Checked:
     error: str | None = None
 
     def reason(self, i: int) -> str:
-        """"invalid record (<problem>): <detail>" for a bad record ``i``, else ""."""
+        """ "invalid record (<problem>): <detail>" for a bad record ``i``, else ""."""
         code = int(self.problem[i])
         if code == OK:
             return ""
@@ -186,11 +190,13 @@ class Validator:
         limiter: RateLimiter | None = None,
         hint: str = "Use on_invalid='skip' or 'flag' to go on past bad records.",
     ) -> None:
-        check_params("Validator", self._param_specs, {"on_invalid": on_invalid,
-                                                      "max_keys": max_keys})
+        check_params(
+            "Validator", self._param_specs, {"on_invalid": on_invalid, "max_keys": max_keys}
+        )
         if max_gap is not None:
-            FloatParam(low=0, low_open=True, hint="Give the gap in seconds, or None to learn "
-                       "it.").check("Validator", "max_gap", max_gap)
+            FloatParam(
+                low=0, low_open=True, hint="Give the gap in seconds, or None to learn it."
+            ).check("Validator", "max_gap", max_gap)
         self.on_invalid = on_invalid
         self.max_gap = max_gap
         self.max_keys = max_keys
@@ -204,8 +210,12 @@ class Validator:
 
     def counts(self) -> dict[str, int]:
         """``{"read", "valid", "skipped", "flagged"}`` so far."""
-        return {"read": self.n_read, "valid": self.n_valid, "skipped": self.n_skipped,
-                "flagged": self.n_flagged}
+        return {
+            "read": self.n_read,
+            "valid": self.n_valid,
+            "skipped": self.n_skipped,
+            "flagged": self.n_flagged,
+        }
 
     def problems(self) -> dict[str, int]:
         """Bad records so far by problem (only the problems that occurred)."""
@@ -253,7 +263,11 @@ class Validator:
         gaps[usable] = found
 
     def _count(
-        self, problem: NDArray[np.uint8], bad: BoolArray, gaps: FloatArray, records: Records,
+        self,
+        problem: NDArray[np.uint8],
+        bad: BoolArray,
+        gaps: FloatArray,
+        records: Records,
         n: int,
     ) -> None:
         n_bad = int(bad.sum())
@@ -271,7 +285,10 @@ class Validator:
             self.largest_gap = max(self.largest_gap, float(gaps.max()))
 
     def _report(
-        self, records: Records, problem: NDArray[np.uint8], detail: Mapping[int, str],
+        self,
+        records: Records,
+        problem: NDArray[np.uint8],
+        detail: Mapping[int, str],
         gaps: FloatArray,
     ) -> None:
         limiter = self.limiter
@@ -282,13 +299,16 @@ class Validator:
             name = PROBLEMS[int(problem[i])]
             if limiter.allow(name):
                 text = detail.get(int(i))
-                limiter.emit(f"line {records.line[i]}: {action} ({name})"
-                             + (f": {text}" if text else ""))
+                limiter.emit(
+                    f"line {records.line[i]}: {action} ({name})" + (f": {text}" if text else "")
+                )
         for i in np.flatnonzero(gaps):
             if limiter.allow("gap"):
                 key = "" if records.key is None else f" in series {records.key[i]!r}"
-                limiter.emit(f"line {records.line[i]}: gap of {gaps[i]:g} s{key} (more than "
-                           f"{self.max_gap_:g} s since the previous point)")
+                limiter.emit(
+                    f"line {records.line[i]}: gap of {gaps[i]:g} s{key} (more than "
+                    f"{self.max_gap_:g} s since the previous point)"
+                )
 
     def _message(
         self, records: Records, problem: NDArray[np.uint8], detail: Mapping[int, str], i: int

@@ -46,11 +46,18 @@ __all__ = [
 
 _SPIKE, _DIP, _SHIFT, _BURST, _STUCK, _PATTERN, _MISSING = range(len(ANOMALY_KINDS))
 # Inclusive lengths in points; pattern_change lasts half to one dominant season.
-_LENGTHS = {_SPIKE: (1, 1), _DIP: (1, 1), _SHIFT: (20, 60), _BURST: (20, 50),
-            _STUCK: (15, 40), _MISSING: (1, 5)}
+_LENGTHS = {
+    _SPIKE: (1, 1),
+    _DIP: (1, 1),
+    _SHIFT: (20, 60),
+    _BURST: (20, 50),
+    _STUCK: (15, 40),
+    _MISSING: (1, 5),
+}
 _MIN_GAP = 50  # normal points after an event before the next may start
 _SHIFT_MARGIN = 25  # normal level shifts keep this distance from anomaly events
 _EVENT_BATCH = 1024  # events drawn per batch; fixed so that runs are prefix-stable
+
 
 class AnomalyEvent(NamedTuple):
     """One injected anomaly: points ``start`` to ``end`` inclusive, all labelled ``kind``.
@@ -139,8 +146,9 @@ def _draw_events(config: SimulationConfig, rng: np.random.Generator, stop: int) 
     return _Events(starts, lengths, codes, uniforms).take(starts < stop)
 
 
-def _level_shifts(config: SimulationConfig, rng: np.random.Generator, events: _Events,
-                  n: int) -> NDArray[np.float64]:
+def _level_shifts(
+    config: SimulationConfig, rng: np.random.Generator, events: _Events, n: int
+) -> NDArray[np.float64]:
     """Cumulative normal level shifts, away from the warm-up and from anomaly events."""
     draws = rng.random(n) / config.level_shift_rate  # uniform on [0, 1) where it is < 1
     at = np.flatnonzero(draws < 1)
@@ -200,13 +208,19 @@ def simulate(config: SimulationConfig | None = None, **overrides: Any) -> Simula
     size = config.anomaly_magnitude * (0.8 + 0.4 * u[:, 0]) * sigma[starts[event]]
     season = np.sin(2 * np.pi / max(period, 1) * pos)
     pattern = amplitude * np.select(  # inverted, flattened or doubled frequency
-        [u[:, 3] < 1 / 3, u[:, 3] < 2 / 3], [-2 * season, -season],
+        [u[:, 3] < 1 / 3, u[:, 3] < 2 / 3],
+        [-2 * season, -season],
         np.sin(4 * np.pi / max(period, 1) * pos) - season,
     )
     values[pos] += np.select(
         [code == _SPIKE, code == _DIP, code == _SHIFT, code == _BURST, code == _PATTERN],
-        [size, -size, np.where(u[:, 1] < 0.5, -size, size), noise[pos] * (3 + 2 * u[:, 2]),
-         pattern],
+        [
+            size,
+            -size,
+            np.where(u[:, 1] < 0.5, -size, size),
+            noise[pos] * (3 + 2 * u[:, 2]),
+            pattern,
+        ],
     )
     stuck = code == _STUCK
     values[pos[stuck]] = values[starts[event[stuck]] - 1]

@@ -50,8 +50,17 @@ def _spot_step(
     threshold: float = tail_threshold(fit, config, counters)
     if not math.isnan(score):
         flag_or_learn(
-            init_buffer, tail, censored, tail_at, fit, config, counters, score, threshold,
-            threshold, 0.0,
+            init_buffer,
+            tail,
+            censored,
+            tail_at,
+            fit,
+            config,
+            counters,
+            score,
+            threshold,
+            threshold,
+            0.0,
         )
     return threshold
 

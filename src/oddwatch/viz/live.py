@@ -52,8 +52,9 @@ class LivePlot:
     >>> live.close()
     """
 
-    def __init__(self, span: int = 1500, fps: float = 20.0, title: str = "oddwatch demo",
-                 show: bool = True) -> None:
+    def __init__(
+        self, span: int = 1500, fps: float = 20.0, title: str = "oddwatch demo", show: bool = True
+    ) -> None:
         import matplotlib.pyplot as plt
 
         self.span = span
@@ -69,9 +70,16 @@ class LivePlot:
         if show:
             plt.show(block=False)
 
-    def append(self, index: FloatArray, value: FloatArray, score: FloatArray,
-               threshold: FloatArray, is_anomaly: BoolArray, label: BoolArray,
-               expected: FloatArray) -> None:
+    def append(
+        self,
+        index: FloatArray,
+        value: FloatArray,
+        score: FloatArray,
+        threshold: FloatArray,
+        is_anomaly: BoolArray,
+        label: BoolArray,
+        expected: FloatArray,
+    ) -> None:
         """Add points, then redraw if the last frame is older than ``1 / fps``."""
         k = min(len(index), self.span)
         rows = (index, value, score, threshold, expected)

@@ -73,23 +73,48 @@ _FOREVER_BLOCK = 100_000
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``demo`` flags (all default to None so a config file can fill them)."""
-    parser.add_argument("--points", type=int, metavar="N",
-                        help="points to simulate; 0 runs until Ctrl-C (default 5000)")
+    parser.add_argument(
+        "--points",
+        type=int,
+        metavar="N",
+        help="points to simulate; 0 runs until Ctrl-C (default 5000)",
+    )
     parser.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
-    parser.add_argument("--delay", type=float, metavar="SECONDS",
-                        help="pause between points, the spec's DELAY (default 0)")
-    parser.add_argument("--outlier-prob", type=float, metavar="P",
-                        help="chance per point that an anomaly starts (default 0.005)")
-    parser.add_argument("--no-plot", action="store_true", default=None,
-                        help="no live window (automatic when there is no display)")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        metavar="SECONDS",
+        help="pause between points, the spec's DELAY (default 0)",
+    )
+    parser.add_argument(
+        "--outlier-prob",
+        type=float,
+        metavar="P",
+        help="chance per point that an anomaly starts (default 0.005)",
+    )
+    parser.add_argument(
+        "--no-plot",
+        action="store_true",
+        default=None,
+        help="no live window (automatic when there is no display)",
+    )
     parser.add_argument("--plot", metavar="FILE", help="save the final figure (e.g. out.png)")
     parser.add_argument("--config", metavar="FILE", help="TOML file with the same keys")
-    parser.add_argument("--json", action="store_true", default=None,
-                        help="print the summary as one JSON object on the last line")
-    parser.add_argument("--quiet", action="store_true", default=None,
-                        help="do not print each flagged point")
-    parser.add_argument("--tolerance", type=int, metavar="K",
-                        help="points after an event in which a flag still counts (default 10)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=None,
+        help="print the summary as one JSON object on the last line",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", default=None, help="do not print each flagged point"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=int,
+        metavar="K",
+        help="points after an event in which a flag still counts (default 10)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -153,13 +178,15 @@ def _blocks(settings: dict[str, Any], simulation: dict[str, Any]) -> Any:
     forever = settings["points"] == 0
     k = 0
     while True:
-        config = SimulationConfig.from_mapping({
-            **simulation,
-            "n_points": _FOREVER_BLOCK if forever else settings["points"],
-            "seed": settings["seed"] + k,
-            "outlier_prob": settings["outlier_prob"],
-            "delay": settings["delay"],
-        })
+        config = SimulationConfig.from_mapping(
+            {
+                **simulation,
+                "n_points": _FOREVER_BLOCK if forever else settings["points"],
+                "seed": settings["seed"] + k,
+                "outlier_prob": settings["outlier_prob"],
+                "delay": settings["delay"],
+            }
+        )
         yield simulate(config)
         if not forever:
             return
@@ -183,8 +210,10 @@ def _wait_until_due(n_done: int, delay: float, clock_start: float) -> int:
 
 def _describe(index: int, timestamp: Any, result: Any, i: int, kind: str) -> str:
     truth = f"true: {kind}" if kind else "no injected anomaly"
-    return (f"#{index:<7d} {str(timestamp)[:19]}  value {result.value[i]:10.4g}  "
-            f"{result.reason(i)}  ({truth})")
+    return (
+        f"#{index:<7d} {str(timestamp)[:19]}  value {result.value[i]:10.4g}  "
+        f"{result.reason(i)}  ({truth})"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -201,8 +230,10 @@ def run(args: argparse.Namespace) -> int:
         if display_available():
             live = LivePlot(title="oddwatch demo: simulated stream")
         elif not settings["quiet"]:
-            print("no display found: running headless (use --plot FILE to save a figure)",
-                  file=sys.stderr)
+            print(
+                "no display found: running headless (use --plot FILE to save a figure)",
+                file=sys.stderr,
+            )
     monitor = Monitor(on_invalid="flag")
     monitor.clone().update_many(np.zeros(1))  # load the compiled kernels before timing
     record = _Run()
@@ -223,20 +254,39 @@ def run(args: argparse.Namespace) -> int:
                 record.detect_seconds += time.perf_counter() - tick
                 if math.isnan(first_point_seconds):
                     first_point_seconds = time.perf_counter() - started
-                for name, part in (("values", result.value), ("flags", result.is_anomaly),
-                                   ("scores", result.score), ("thresholds", result.threshold),
-                                   ("expected", result.expected),
-                                   ("labels", sim.labels[start:stop]),
-                                   ("kinds", sim.kinds[start:stop])):
+                for name, part in (
+                    ("values", result.value),
+                    ("flags", result.is_anomaly),
+                    ("scores", result.score),
+                    ("thresholds", result.threshold),
+                    ("expected", result.expected),
+                    ("labels", sim.labels[start:stop]),
+                    ("kinds", sim.kinds[start:stop]),
+                ):
                     getattr(record, name).append(part)
                 if not settings["quiet"]:
                     for i in np.flatnonzero(result.is_anomaly):
-                        print(_describe(record.n_points + int(i), sim.timestamps[start + i],
-                                        result, int(i), str(sim.kinds[start + i])), file=out)
+                        print(
+                            _describe(
+                                record.n_points + int(i),
+                                sim.timestamps[start + i],
+                                result,
+                                int(i),
+                                str(sim.kinds[start + i]),
+                            ),
+                            file=out,
+                        )
                 if live is not None:
                     index = np.arange(record.n_points, record.n_points + stop - start, dtype=float)
-                    live.append(index, result.value, result.score, result.threshold,
-                                result.is_anomaly, sim.labels[start:stop], result.expected)
+                    live.append(
+                        index,
+                        result.value,
+                        result.score,
+                        result.threshold,
+                        result.is_anomaly,
+                        sim.labels[start:stop],
+                        result.expected,
+                    )
                 record.n_points += stop - start
                 start = stop
     except KeyboardInterrupt:
@@ -272,10 +322,15 @@ def _save_figure(record: _Run, path: str) -> None:
     from oddwatch.viz import StreamFigure
 
     figure = StreamFigure(title=f"oddwatch demo: {record.n_points} simulated points")
-    figure.set_data(np.arange(record.n_points, dtype=float), record.joined("values"),
-                    record.joined("scores"), record.joined("thresholds"),
-                    record.joined("flags").astype(bool), record.joined("labels").astype(bool),
-                    record.joined("expected"))
+    figure.set_data(
+        np.arange(record.n_points, dtype=float),
+        record.joined("values"),
+        record.joined("scores"),
+        record.joined("thresholds"),
+        record.joined("flags").astype(bool),
+        record.joined("labels").astype(bool),
+        record.joined("expected"),
+    )
     try:
         figure.save(path)
     except (OSError, ValueError) as exc:

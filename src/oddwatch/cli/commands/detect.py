@@ -81,32 +81,71 @@ _OUT_FORMATS = {"jsonl": JsonlSink, "csv": CsvSink}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``detect`` flags (all default to None so a config file can fill them)."""
-    parser.add_argument("input", nargs="?", default="-", metavar="FILE",
-                        help="CSV or JSON Lines file, or - for stdin (default)")
+    parser.add_argument(
+        "input",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="CSV or JSON Lines file, or - for stdin (default)",
+    )
     add_input_arguments(parser)
     add = parser.add_argument
     add("--out", metavar="FILE", help="write output records here (default stdout)")
-    add("--out-format", choices=sorted(_OUT_FORMATS),
-        help="jsonl or csv (default: from the --out extension, else jsonl)")
-    add("--only-anomalies", action="store_true", default=None,
-        help="write only anomalies (and flagged bad records)")
-    add("--follow", action="store_true", default=None,
-        help="keep reading as FILE grows, like tail -F (survives rotation)")
-    add("--poll-interval", type=float, metavar="SECONDS",
-        help="with --follow: wait between looks at the file (default 0.2)")
-    add("--idle-timeout", type=float, metavar="SECONDS",
-        help="with --follow: stop after this long without new data (default never)")
+    add(
+        "--out-format",
+        choices=sorted(_OUT_FORMATS),
+        help="jsonl or csv (default: from the --out extension, else jsonl)",
+    )
+    add(
+        "--only-anomalies",
+        action="store_true",
+        default=None,
+        help="write only anomalies (and flagged bad records)",
+    )
+    add(
+        "--follow",
+        action="store_true",
+        default=None,
+        help="keep reading as FILE grows, like tail -F (survives rotation)",
+    )
+    add(
+        "--poll-interval",
+        type=float,
+        metavar="SECONDS",
+        help="with --follow: wait between looks at the file (default 0.2)",
+    )
+    add(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with --follow: stop after this long without new data (default never)",
+    )
     add("--model", metavar="FILE", help="start from a model saved by `oddwatch fit`")
-    add("--checkpoint", metavar="FILE", help="save progress here; re-running the same command "
-        "resumes from it")
-    add("--checkpoint-every", type=int, metavar="N",
-        help="records between checkpoints (default 10000)")
+    add(
+        "--checkpoint",
+        metavar="FILE",
+        help="save progress here; re-running the same command resumes from it",
+    )
+    add(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="records between checkpoints (default 10000)",
+    )
     add("--webhook", metavar="URL", help="POST each anomaly as JSON to URL (in the background)")
-    add("--webhook-queue", type=int, metavar="N",
-        help="anomalies waiting for the webhook; more are dropped and counted (default 1000)")
+    add(
+        "--webhook-queue",
+        type=int,
+        metavar="N",
+        help="anomalies waiting for the webhook; more are dropped and counted (default 1000)",
+    )
     add("--webhook-retries", type=int, metavar="N", help="retries per anomaly (default 3)")
-    add("--webhook-timeout", type=float, metavar="SECONDS",
-        help="seconds per webhook request (default 5)")
+    add(
+        "--webhook-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds per webhook request (default 5)",
+    )
 
 
 @dataclass
@@ -119,32 +158,56 @@ class _Totals:
     head: tuple[str, int] | None = None  # digest of the input's start, bytes covered
 
 
-def _fingerprint(args: argparse.Namespace, s: dict[str, Any], detector: Any, threshold: Any,
-                 chunk_lines: int) -> dict[str, Any]:
+def _fingerprint(
+    args: argparse.Namespace, s: dict[str, Any], detector: Any, threshold: Any, chunk_lines: int
+) -> dict[str, Any]:
     """The settings a resumed run must share with the run that wrote the checkpoint."""
+
     def real(path: str | None) -> str | None:
         return None if path in (None, "-") else os.path.realpath(str(path))
 
-    fp = {name: s[name] for name in ("format", "time_col", "value_col", "key_col", "header",
-                                     "on_invalid", "max_gap", "max_keys", "only_anomalies",
-                                     "out_format", "follow")}
-    fp.update(input=real(args.input), out=real(s["out"]), model=real(s["model"]),
-              chunk_lines=chunk_lines, detector=detector.to_json(),
-              threshold=threshold.to_json())
+    fp = {
+        name: s[name]
+        for name in (
+            "format",
+            "time_col",
+            "value_col",
+            "key_col",
+            "header",
+            "on_invalid",
+            "max_gap",
+            "max_keys",
+            "only_anomalies",
+            "out_format",
+            "follow",
+        )
+    }
+    fp.update(
+        input=real(args.input),
+        out=real(s["out"]),
+        model=real(s["model"]),
+        chunk_lines=chunk_lines,
+        detector=detector.to_json(),
+        threshold=threshold.to_json(),
+    )
     result: dict[str, Any] = json.loads(json.dumps(fp, default=str))
     return result
 
 
 def _check(s: dict[str, Any], args: argparse.Namespace) -> None:
     if s["checkpoint"] and args.input == "-":
-        raise InvalidParameterError("--checkpoint needs an input file: stdin cannot be read "
-                                    "again on resume.")
+        raise InvalidParameterError(
+            "--checkpoint needs an input file: stdin cannot be read again on resume."
+        )
     if s["checkpoint_every"] < 1:
-        raise InvalidParameterError(f"--checkpoint-every must be >= 1; got "
-                                    f"{s['checkpoint_every']}.")
+        raise InvalidParameterError(
+            f"--checkpoint-every must be >= 1; got {s['checkpoint_every']}."
+        )
     if s["model"] and (args.detector or args.param or args.threshold or args.threshold_param):
-        raise InvalidParameterError("--model already holds a detector and a threshold; drop "
-                                    "--detector/--param/--threshold/--threshold-param.")
+        raise InvalidParameterError(
+            "--model already holds a detector and a threshold; drop "
+            "--detector/--param/--threshold/--threshold-param."
+        )
     if s["poll_interval"] < 0 or (s["idle_timeout"] is not None and s["idle_timeout"] < 0):
         raise InvalidParameterError("--poll-interval and --idle-timeout must be >= 0.")
 
@@ -153,8 +216,10 @@ def _open_sink(s: dict[str, Any], resume_at: int | None) -> FileSink:
     out = s["out"] or "-"
     fmt = s["out_format"] or ("csv" if out.lower().endswith(".csv") else "jsonl")
     if resume_at is not None and out != "-" and not os.path.exists(out):
-        raise CheckpointError(f"the output {out!r} is gone but the checkpoint says {resume_at} "
-                              "bytes were written to it. Delete the checkpoint to start over.")
+        raise CheckpointError(
+            f"the output {out!r} is gone but the checkpoint says {resume_at} "
+            "bytes were written to it. Delete the checkpoint to start over."
+        )
     return _OUT_FORMATS[fmt](out, resume_at=resume_at if out != "-" else None)
 
 
@@ -173,19 +238,31 @@ def run(args: argparse.Namespace) -> int:
     if engine is None:
         detector = detector_choice.build("detector")
         threshold = threshold_choice.build("threshold")
-    validator = Validator(s["on_invalid"], max_gap=s["max_gap"], max_keys=s["max_keys"],
-                          limiter=limiter,
-                          hint="Use --on-invalid skip or flag to go on past bad records.")
+    validator = Validator(
+        s["on_invalid"],
+        max_gap=s["max_gap"],
+        max_keys=s["max_keys"],
+        limiter=limiter,
+        hint="Use --on-invalid skip or flag to go on past bad records.",
+    )
     totals = _Totals()
     pipeline = Pipeline(validator, engine, detector, threshold, max_keys=s["max_keys"])
     position = _restore(state, args, s, pipeline, totals) if state is not None else {}
     identity = position.get("identity")
     source = FileSource(
-        args.input, s["format"], time_col=s["time_col"], value_col=s["value_col"],
-        key_col=s["key_col"], header=s["header"], follow=s["follow"], chunk_lines=chunk_lines,
-        offset=int(position.get("offset", 0)), line=int(position.get("line", 1)),
+        args.input,
+        s["format"],
+        time_col=s["time_col"],
+        value_col=s["value_col"],
+        key_col=s["key_col"],
+        header=s["header"],
+        follow=s["follow"],
+        chunk_lines=chunk_lines,
+        offset=int(position.get("offset", 0)),
+        line=int(position.get("line", 1)),
         identity=None if identity is None else (int(identity[0]), int(identity[1])),
-        poll_interval=s["poll_interval"], idle_timeout=s["idle_timeout"],
+        poll_interval=s["poll_interval"],
+        idle_timeout=s["idle_timeout"],
         on_rotate=lambda message: limiter(message, "rotation"),
     )
     if state is not None and state.parser is not None:
@@ -194,8 +271,12 @@ def run(args: argparse.Namespace) -> int:
     interrupted = report = False
     try:
         if s["webhook"]:
-            webhook = WebhookSink(s["webhook"], max_queue=s["webhook_queue"],
-                                  retries=s["webhook_retries"], timeout=s["webhook_timeout"])
+            webhook = WebhookSink(
+                s["webhook"],
+                max_queue=s["webhook_queue"],
+                retries=s["webhook_retries"],
+                timeout=s["webhook_timeout"],
+            )
         sink = _open_sink(s, state.output_position if state is not None else None)
         interrupted = _loop(source, pipeline, sink, webhook, s, totals, fp)
         report = True
@@ -211,8 +292,13 @@ def run(args: argparse.Namespace) -> int:
     return 130 if interrupted else 0
 
 
-def _restore(state: RunState, args: argparse.Namespace, s: dict[str, Any], pipeline: Pipeline,
-             totals: _Totals) -> dict[str, Any]:
+def _restore(
+    state: RunState,
+    args: argparse.Namespace,
+    s: dict[str, Any],
+    pipeline: Pipeline,
+    totals: _Totals,
+) -> dict[str, Any]:
     """Adopt a checkpoint's counts and history; return its input position."""
     if not s["follow"]:
         verify_input(args.input, state)
@@ -241,8 +327,15 @@ def _close(sink: FileSink | None, webhook: WebhookSink | None, source: FileSourc
         source.close()
 
 
-def _loop(source: FileSource, pipeline: Pipeline, sink: FileSink, webhook: WebhookSink | None,
-          s: dict[str, Any], totals: _Totals, fp: dict[str, Any]) -> bool:
+def _loop(
+    source: FileSource,
+    pipeline: Pipeline,
+    sink: FileSink,
+    webhook: WebhookSink | None,
+    s: dict[str, Any],
+    totals: _Totals,
+    fp: dict[str, Any],
+) -> bool:
     """Process chunks until the input ends; returns True when interrupted by Ctrl-C."""
     validator = pipeline.validator
     last_checkpoint = validator.n_read
@@ -266,8 +359,14 @@ def _loop(source: FileSource, pipeline: Pipeline, sink: FileSink, webhook: Webho
     return False
 
 
-def _save(source: FileSource, pipeline: Pipeline, sink: FileSink, s: dict[str, Any],
-          totals: _Totals, fp: dict[str, Any]) -> None:
+def _save(
+    source: FileSource,
+    pipeline: Pipeline,
+    sink: FileSink,
+    s: dict[str, Any],
+    totals: _Totals,
+    fp: dict[str, Any],
+) -> None:
     """Make the output durable, then write the checkpoint that points into it."""
     position = source.position
     covered = min(int(position["offset"]), 1 << 16)
@@ -279,9 +378,13 @@ def _save(source: FileSource, pipeline: Pipeline, sink: FileSink, s: dict[str, A
     sink.sync()
     out_position = sink.position if s["out"] not in (None, "-") else None
     state = RunState(
-        input={**position, "identity": source.identity,
-               "head": None if totals.head is None else totals.head[0]},
-        parser=source.parser_state(), output_position=out_position,
+        input={
+            **position,
+            "identity": source.identity,
+            "head": None if totals.head is None else totals.head[0],
+        },
+        parser=source.parser_state(),
+        output_position=out_position,
         validator=pipeline.validator.get_state(),
         totals={"anomalies": pipeline.n_anomalies, "written": totals.written},
     )
@@ -298,8 +401,14 @@ def _silence_stdout() -> None:
         pass
 
 
-def _summary(validator: Validator, pipeline: Pipeline, webhook: WebhookSink | None,
-             totals: _Totals, s: dict[str, Any], seconds: float) -> None:
+def _summary(
+    validator: Validator,
+    pipeline: Pipeline,
+    webhook: WebhookSink | None,
+    totals: _Totals,
+    s: dict[str, Any],
+    seconds: float,
+) -> None:
     counts = validator.counts()
     this_run = counts["read"] - totals.read_at_start
     engine = pipeline.engine
@@ -333,8 +442,9 @@ def _summary(validator: Validator, pipeline: Pipeline, webhook: WebhookSink | No
         lines.append(f"{summary['keys']} series tracked, {summary['evicted_keys']} evicted")
     if webhook is not None:
         stats = webhook.stats()
-        lines.append(f"webhook: {stats['sent']} sent, {stats['failed']} failed, "
-                     f"{stats['dropped']} dropped")
+        lines.append(
+            f"webhook: {stats['sent']} sent, {stats['failed']} failed, {stats['dropped']} dropped"
+        )
     if summary["warnings_suppressed"]:
         lines.append(f"{summary['warnings_suppressed']} warnings suppressed")
     lines.append(f"{this_run} records in {seconds:.2f} s in this run")
