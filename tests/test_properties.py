@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oddwatch import KeyedMonitor, Monitor, RollingZScore
-from oddwatch.cli._pipeline import Pipeline
 from oddwatch.errors import InvalidInputError, SourceError
+from oddwatch.pipeline import run
 from oddwatch.sources.files import FileSource
 from oddwatch.sources.records import PROBLEMS, Validator
 
@@ -62,7 +62,6 @@ json_lines = st.lists(
 def read_all(data: bytes, fmt: str, chunk_lines: int, policy: str):
     """Parse and validate everything; return the records' line numbers and the validator."""
     validator = Validator(policy)
-    pipeline = Pipeline(validator, None, RollingZScore(window_size=2), None)
     source = FileSource(
         "-",
         fmt,
@@ -71,16 +70,20 @@ def read_all(data: bytes, fmt: str, chunk_lines: int, policy: str):
         value_col="value" if fmt == "jsonl" else None,
     )
     lines = []
-    try:
+
+    def checked_chunks():
         for records in source:
             assert records.problem.max(initial=0) < len(PROBLEMS)
             ok = records.problem == 0
             assert np.isfinite(records.value[ok]).all()
             lines.extend(records.line.tolist())
-            batch, error = pipeline.process(records)
-            if error is not None:
-                assert policy == "raise" and error.startswith("line ")
-                return lines, validator, True
+            yield records
+
+    try:
+        run(checked_chunks(), Monitor(RollingZScore(window_size=2)), validator=validator)
+    except InvalidInputError as exc:
+        assert policy == "raise" and str(exc).startswith("line ")
+        return lines, validator, True
     except SourceError:
         pass  # line 1 gave no usable layout: a documented, one-line error
     return lines, validator, False

@@ -240,7 +240,7 @@ def test_bad_checkpoints_are_refused_with_exit_2(capsys, stream, tmp_path):
     assert code == 2 and "not an oddwatch checkpoint (corrupt or truncated" in err
     SeasonalDetector().save(ckpt)
     code, _, err = run(capsys, *args)
-    assert code == 2 and "not a checkpoint of `oddwatch detect`" in err
+    assert code == 2 and "not a pipeline checkpoint" in err
     ckpt.unlink()
     assert run(capsys, *args)[0] == 0
     code, _, err = run(capsys, *args, "--only-anomalies")

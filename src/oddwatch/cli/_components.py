@@ -22,7 +22,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from oddwatch._base import Component
 from oddwatch.detectors import Detector
 from oddwatch.errors import InvalidParameterError
 from oddwatch.persist import registered_kinds
@@ -35,7 +34,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = ["build", "names", "parse_param"]
 
-_BASES: dict[str, type[Component]] = {"detector": Detector, "threshold": Threshold}
+_BASES: dict[str, type] = {"detector": Detector, "threshold": Threshold}
 
 
 def names(family: str) -> list[str]:
@@ -73,7 +72,7 @@ def parse_param(text: str) -> tuple[str, Any]:
         return key, raw
 
 
-def _lookup(family: str, name: str) -> type[Component]:
+def _lookup(family: str, name: str) -> type:
     wanted = name.lower().replace("_", "").replace("-", "")
     suffix = family
     for candidate in names(family):
@@ -99,7 +98,7 @@ def build(family: str, name: str | None, params: Mapping[str, Any]) -> Any:
             )
         return None
     cls = _lookup(family, name)
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    accepted = list(inspect.signature(cls).parameters)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise InvalidParameterError(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -81,7 +82,8 @@ class OutputBatch:
     """Output records as columns: one entry per record (see :data:`FIELDS`).
 
     ``key`` and ``timestamp`` are ``None`` when the input has no such column; ``nan`` floats
-    are written as ``null`` (JSON) or an empty field (CSV).
+    are written as ``null`` (JSON) or an empty field (CSV). ``expected`` (the detector's
+    forecast, ``nan`` where it has none) is for live views; file sinks do not write it.
     """
 
     seq: NDArray[np.int64]
@@ -91,7 +93,8 @@ class OutputBatch:
     is_anomaly: BoolArray
     reason: list[str]
     key: NDArray[np.str_] | None = None
-    timestamp: list[str] | None = None
+    timestamp: Sequence[str] | None = None
+    expected: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.seq.shape[0])
@@ -105,9 +108,10 @@ class OutputBatch:
             self.score[where],
             self.threshold[where],
             self.is_anomaly[where],
-            [self.reason[i] for i in where],
+            [self.reason[i] for i in where.tolist()],
             None if self.key is None else self.key[where],
-            None if self.timestamp is None else [self.timestamp[i] for i in where],
+            None if self.timestamp is None else [self.timestamp[i] for i in where.tolist()],
+            None if self.expected is None else self.expected[where],
         )
 
     def rows(self) -> Iterator[dict[str, Any]]:
@@ -126,7 +130,12 @@ class OutputBatch:
 
 
 class Sink(Protocol):
-    """Receives output batches in order; ``close`` flushes and releases it."""
+    """Receives output batches in order; ``close`` flushes and releases it.
+
+    :func:`oddwatch.pipeline.run` also calls, when a sink has them: ``observe(stats)`` after
+    every batch with the run's counters; ``flush()`` after every batch when asked to; and
+    ``sync()``/``position``/``resume(position)`` to checkpoint and resume file output.
+    """
 
     def write(self, batch: OutputBatch) -> None: ...
 
@@ -141,22 +150,27 @@ class FileSink:
     """Bytes to a file or stdout, with a byte position and truncate-on-resume.
 
     Subclasses implement ``_encode(batch) -> bytes`` and may write a ``_header()`` at the
-    start of an empty file.
+    start of the file. A file is opened at construction (so a bad path fails at once) but
+    only emptied when the first batch is written (or at ``close``): a run that resumes from
+    a checkpoint calls :meth:`resume` first, which keeps the bytes written before it.
 
     Parameters
     ----------
     target
         A path, ``"-"`` for standard output, or an open binary stream.
     resume_at
-        Reopen an existing file and cut it to this many bytes (a resumed run).
+        Reopen an existing file and cut it to this many bytes (same as calling
+        :meth:`resume`).
 
     Examples
     --------
     >>> import os, tempfile
+    >>> import numpy as np
     >>> from oddwatch.sinks import CsvSink
     >>> path = os.path.join(tempfile.mkdtemp(), "out.csv")
     >>> with CsvSink(path) as sink:
-    ...     sink.position
+    ...     pass
+    >>> os.path.getsize(path)
     58
     >>> with CsvSink(path, resume_at=58) as sink:  # header kept, not written again
     ...     sink.position
@@ -167,33 +181,60 @@ class FileSink:
         self.target = target
         self._owned = isinstance(target, str) and target != "-"
         if isinstance(target, str):
-            self._fh: BinaryIO = (
-                self._open(target, resume_at) if self._owned else (sys.stdout.buffer)
-            )
+            self._fh: BinaryIO = self._open(target) if self._owned else sys.stdout.buffer
         else:
             self._fh = target
-        self.position = resume_at or 0
-        if self.position == 0:
-            self._put(self._header())
+        self.position = 0
+        self._started = False
+        if resume_at is not None:
+            self.resume(resume_at)
+
+    @property
+    def resumable(self) -> bool:
+        """Whether :meth:`resume` can cut the output back (a file this sink opened)."""
+        return self._owned
 
     @staticmethod
-    def _open(path: str, resume_at: int | None) -> BinaryIO:
+    def _open(path: str) -> BinaryIO:
         try:
-            if resume_at is None:
-                return open(path, "wb")
-            fh = open(path, "r+b")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             raise SourceError(f"cannot write {path!r}: {exc.strerror or exc}.") from None
+        return os.fdopen(fd, "r+b")
+
+    def resume(self, position: int) -> None:
+        """Continue a file after its first ``position`` bytes (cut off the rest).
+
+        Must come before the first write. Standard output and streams cannot be cut: for
+        them this is a no-op (the output is repeated from the checkpoint on).
+        """
+        if self._started:
+            raise OddwatchError("FileSink.resume must be called before the first write.")
+        if not self._owned:
+            return
+        fh = self._fh
         size = os.fstat(fh.fileno()).st_size
-        if size < resume_at:
+        if size < position:
             fh.close()
             raise CheckpointError(
-                f"{path} has {size} bytes but the checkpoint says {resume_at} were written: "
-                "it was changed since. Delete the checkpoint to start over."
+                f"{self.target} has {size} bytes but the checkpoint says {position} were "
+                "written: it was changed since. Delete the checkpoint to start over."
             )
-        fh.truncate(resume_at)
-        fh.seek(resume_at)
-        return fh
+        if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            fh.truncate(position)
+        fh.seek(position)
+        self.position = position
+        self._started = True
+
+    def _start(self) -> None:
+        """Empty the file (if this sink opened it) and write the header, once."""
+        if self._started:
+            return
+        self._started = True
+        if self._owned and stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode):
+            with self._errors():
+                self._fh.truncate(0)
+        self._put(self._header())
 
     def _header(self) -> bytes:
         return b""
@@ -220,23 +261,32 @@ class FileSink:
 
     def write(self, batch: OutputBatch) -> None:
         """Append the records of ``batch``."""
+        self._start()
         if len(batch):
             self._put(self._encode(batch))
 
     def flush(self) -> None:
         """Hand buffered bytes to the operating system."""
-        self._fh.flush()
+        with self._errors():
+            self._fh.flush()
 
     def sync(self) -> None:
         """Flush and fsync (a no-op fsync for pipes and terminals)."""
+        self._start()
         with self._errors():
             self._fh.flush()
             if self._owned:
                 os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        """Flush; close the file if this sink opened it."""
+        """Write the header if nothing was written yet, flush, and close the file if this
+        sink opened it."""
+        self._close(start=True)
+
+    def _close(self, start: bool) -> None:
         try:
+            if start:
+                self._start()
             with self._errors():
                 self._fh.flush()
         finally:
@@ -249,4 +299,5 @@ class FileSink:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        """Close; after an error, a file not written to yet is left as it was."""
+        self._close(start=exc is None)

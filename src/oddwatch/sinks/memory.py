@@ -1,4 +1,4 @@
-"""An in-memory sink for tests: keeps every record as a dict.
+"""An in-memory sink for tests: keeps every record as a dict, and the latest run counters.
 
 Examples
 --------
@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -22,10 +23,12 @@ __all__ = ["MemorySink"]
 
 
 class MemorySink:
-    """Collect output records in ``records`` (``position`` counts them)."""
+    """Collect output records in ``records`` (``position`` counts them); ``stats`` holds the
+    counters :func:`oddwatch.pipeline.run` last passed to :meth:`observe`."""
 
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
+        self.stats: dict[str, float] = {}
         self.closed = False
 
     @property
@@ -35,6 +38,10 @@ class MemorySink:
     def write(self, batch: OutputBatch) -> None:
         """Append the records of ``batch`` as dicts."""
         self.records.extend(batch.rows())
+
+    def observe(self, stats: Mapping[str, float]) -> None:
+        """Keep the pipeline's counters (called after every batch)."""
+        self.stats = dict(stats)
 
     def close(self) -> None:
         self.closed = True

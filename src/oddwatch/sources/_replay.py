@@ -1,4 +1,5 @@
-"""Replaying a simulated stream as points, CSV or JSON Lines, optionally in real time.
+"""Replaying a simulated stream as points, CSV, JSON Lines or Records chunks, optionally in
+real time.
 
 Pacing follows a ``time.monotonic()`` schedule, so a slow consumer does not accumulate drift:
 point ``i`` is released ``i * delay`` seconds after the first.
@@ -17,16 +18,16 @@ import math
 import time
 from collections.abc import Iterable, Iterator
 from itertools import starmap
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, TypeVar
+from typing import Any, NamedTuple, TextIO, TypeVar
 
 import numpy as np
 
+from oddwatch.sources._base import Records
+from oddwatch.sources._problems import MISSING_FIELD
+from oddwatch.sources._simulation import Simulation
 from oddwatch.sources._simulation_config import DELAY
 
-if TYPE_CHECKING:
-    from oddwatch.sources.simulate import Simulation
-
-__all__ = ["SimulatedPoint", "iter_points", "write_csv", "write_jsonl"]
+__all__ = ["SimulatedPoint", "SimulationSource", "iter_points", "write_csv", "write_jsonl"]
 
 _CHUNK = 65536  # points converted to Python objects at a time when iterating
 _T = TypeVar("_T")
@@ -157,3 +158,85 @@ def write_jsonl(sim: Simulation, file: TextIO, *, delay: float | None = 0.0) -> 
     """
     delay = _delay(sim, delay, "write_jsonl")
     _write(file, starmap(_jsonl_row, _rows(sim, delay, iso=True)), paced=delay > 0)
+
+
+class SimulationSource:
+    """A simulated stream as :class:`~oddwatch.sources.Records` chunks, like a file source.
+
+    Record ``i`` (0-based over all segments) is line ``i + 1``; a missing value (a
+    ``missing`` anomaly) is a record with a missing field. ``labels`` and ``kinds`` hold the
+    ground truth of the chunk last yielded.
+
+    Parameters
+    ----------
+    simulation
+        One :class:`Simulation`, or an iterable of them read one after the other (e.g. an
+        endless generator of segments).
+    chunk_size
+        Points per chunk.
+    delay
+        Seconds between points (default: each simulation's ``config.delay``). Points are
+        released on a fixed schedule; when the consumer falls behind, the points that came
+        due meanwhile form one chunk, so the stream keeps its pace.
+
+    Examples
+    --------
+    >>> from oddwatch.sources import simulate
+    >>> source = SimulationSource(simulate(n_points=5, seed=1), chunk_size=3)
+    >>> [(chunk.line.tolist(), chunk.time_text[0]) for chunk in source]
+    [([1, 2, 3], '2026-01-01T00:00:00'), ([4, 5], '2026-01-01T00:03:00')]
+    """
+
+    def __init__(
+        self,
+        simulation: Simulation | Iterable[Simulation],
+        *,
+        chunk_size: int = 4096,
+        delay: float | None = None,
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1; got {chunk_size}.")
+        self._segments = [simulation] if isinstance(simulation, Simulation) else simulation
+        self.chunk_size = chunk_size
+        self.delay = delay
+        self.n_points = 0
+        self.labels = np.zeros(0, dtype=bool)
+        self.kinds = np.zeros(0, dtype=object)
+
+    def _due(self, origin: float, delay: float) -> int:
+        """Sleep until the next point is due; return how many are due by then."""
+        now = time.monotonic()
+        next_due = origin + self.n_points * delay
+        if next_due > now:
+            time.sleep(next_due - now)
+            now = next_due
+        return max(1, min(_CHUNK, int((now - origin) / delay) + 1 - self.n_points))
+
+    def __iter__(self) -> Iterator[Records]:
+        origin = time.monotonic()
+        for sim in self._segments:
+            delay = _delay(sim, self.delay, "SimulationSource")
+            start = 0
+            while start < len(sim):
+                take = self._due(origin, delay) if delay > 0 else self.chunk_size
+                stop = min(start + take, len(sim))
+                yield self._chunk(sim, start, stop)
+                start = stop
+
+    def _chunk(self, sim: Simulation, start: int, stop: int) -> Records:
+        value = np.array(sim.values[start:stop], dtype=np.float64)
+        missing = np.isnan(value)
+        problem = np.where(missing, MISSING_FIELD, 0).astype(np.uint8)
+        stamps = sim.timestamps[start:stop]
+        first = self.n_points + 1
+        self.n_points += stop - start
+        self.labels, self.kinds = sim.labels[start:stop], sim.kinds[start:stop]
+        return Records(
+            line=np.arange(first, first + stop - start, dtype=np.int64),
+            value=value,
+            problem=problem,
+            end=self.n_points,
+            time=stamps.astype("datetime64[ms]").astype(np.int64) / 1000.0,
+            time_text=np.datetime_as_string(stamps, unit="s").tolist(),
+            detail={int(i): "the value is missing" for i in np.flatnonzero(missing)},
+        )

@@ -18,20 +18,40 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
-from oddwatch.errors import SourceError
+from oddwatch.errors import CheckpointError, SourceError
 from oddwatch.sources._base import LineBlock, Records, read_blocks
 from oddwatch.sources.csv import CsvParser
 from oddwatch.sources.follow import FollowReader
 from oddwatch.sources.jsonl import JsonlParser
 
-__all__ = ["FORMATS", "FileSource", "format_of"]
+__all__ = ["FORMATS", "FileSource", "format_of", "head_digest"]
 
 FORMATS = ("csv", "jsonl")
+_HEAD_BYTES = 1 << 16
+
+
+def head_digest(path: str, offset: int) -> str:
+    """SHA-256 of the first ``min(offset, 64 KiB)`` bytes of ``path`` (hex).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "in.csv")
+    >>> with open(path, "wb") as fh:
+    ...     _ = fh.write(b"abc")
+    >>> head_digest(path, 3) == hashlib.sha256(b"abc").hexdigest()
+    True
+    """
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read(min(offset, _HEAD_BYTES))).hexdigest()
+
+
 _EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -91,6 +111,8 @@ class FileSource:
     ) -> None:
         if format is not None and format not in FORMATS:
             raise SourceError(f"unknown input format {format!r}; use one of {', '.join(FORMATS)}.")
+        if follow and path == "-":
+            raise SourceError("--follow needs a file path, not stdin.")
         self.path = path
         self.format = format or format_of(path)
         self._columns = {"time_col": time_col, "value_col": value_col, "key_col": key_col}
@@ -99,32 +121,101 @@ class FileSource:
         self.parser: CsvParser | JsonlParser | None = None
         if self.format is not None:
             self.parser = self._make_parser(self.format)
+        self.follow = follow
+        self.chunk_lines = chunk_lines
         self._position = {"offset": offset, "line": line}
+        self._identity = identity
+        self._follow_settings = (poll_interval, idle_timeout, on_rotate)
+        self._stdin = stdin
         self._follow: FollowReader | None = None
         self._fh: BinaryIO | None = None
-        if follow:
-            if path == "-":
-                raise SourceError("--follow needs a file path, not stdin.")
+        self._head: tuple[str, int] | None = None  # digest of the input's start, bytes covered
+        if path != "-" and not follow:
+            self._fh = self._open(path, 0, None)  # fail early on a missing file
+
+    def _blocks(self) -> Iterator[LineBlock]:
+        """Open (or seek) at the current position and cut the input into blocks."""
+        offset, line = self._position["offset"], self._position["line"]
+        if self.follow:
+            poll_interval, idle_timeout, on_rotate = self._follow_settings
             self._follow = FollowReader(
-                path,
+                self.path,
                 offset=offset,
                 line=line,
-                identity=identity,
-                chunk_lines=chunk_lines,
+                identity=self._identity,
+                chunk_lines=self.chunk_lines,
                 poll_interval=poll_interval,
                 idle_timeout=idle_timeout,
                 on_rotate=on_rotate,
             )
-            self._blocks = self._follow.blocks()
-            self._position = self._follow.position
-        else:
-            self._fh = self._open(path, offset, stdin)
-            self._blocks = read_blocks(
-                self._fh,
-                offset=offset,
-                line=line,
-                chunk_lines=chunk_lines,
-                eager=not self._fh.seekable(),
+            return self._follow.blocks()
+        if self._fh is None:
+            self._fh = self._open(self.path, offset, self._stdin)
+        elif offset:
+            self._fh.seek(offset)
+        return read_blocks(
+            self._fh,
+            offset=offset,
+            line=line,
+            chunk_lines=self.chunk_lines,
+            eager=not self._fh.seekable(),
+        )
+
+    def get_state(self) -> dict[str, Any]:
+        """Where the next chunk starts, the file's identity, a digest of the bytes read (to
+        check on resume that the input is the same) and the parser's layout, as JSON.
+
+        Examples
+        --------
+        >>> import io
+        >>> source = FileSource("-", stdin=io.BytesIO(b"value\\n1\\n2\\n"))
+        >>> _ = list(source)
+        >>> state = source.get_state()
+        >>> state["offset"], state["line"], state["parser"]["columns"]
+        (10, 4, {'time': None, 'value': 0, 'key': None})
+        """
+        position = self.position
+        head = None
+        if not self.follow and self.path != "-":
+            covered = min(int(position["offset"]), _HEAD_BYTES)
+            if self._head is None or self._head[1] != covered:
+                self._head = (head_digest(self.path, covered), covered)
+            head = self._head[0]
+        return {
+            **position,
+            "identity": None if self.identity is None else list(self.identity),
+            "head": head,
+            "parser": self.parser_state(),
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`get_state` (before iterating). Refuses an input that is
+        shorter than the saved offset or whose start differs (not in follow mode)."""
+        try:
+            offset, line = int(state["offset"]), int(state["line"])
+            identity = state.get("identity")
+            self._identity = None if identity is None else (int(identity[0]), int(identity[1]))
+            if state.get("parser") is not None:
+                self.restore_parser(dict(state["parser"]))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CheckpointError(f"the saved input position is malformed ({exc}).") from None
+        if not self.follow:
+            self._verify(offset, state.get("head"))
+        self._position = {"offset": offset, "line": line}
+
+    def _verify(self, offset: int, head: Any) -> None:
+        if self.path == "-":
+            raise SourceError("cannot resume from standard input: it cannot be read again.")
+        try:
+            size = os.path.getsize(self.path)
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot check the input {self.path!r}: {exc.strerror or exc}."
+            ) from None
+        if size < offset or head_digest(self.path, offset) != head:
+            raise CheckpointError(
+                f"the input {self.path!r} is not the one the checkpoint was taken on (it is "
+                "shorter or its start differs). Delete the checkpoint to start over."
             )
 
     def _make_parser(self, format: str) -> CsvParser | JsonlParser:
@@ -152,7 +243,7 @@ class FileSource:
     @property
     def identity(self) -> tuple[int, int] | None:
         """``(device, inode)`` of the file being read (follow mode), else None."""
-        return None if self._follow is None else self._follow.identity
+        return self._identity if self._follow is None else self._follow.identity
 
     @property
     def position(self) -> dict[str, int]:
@@ -176,7 +267,7 @@ class FileSource:
         return self.parser.parse(block)
 
     def __iter__(self) -> Iterator[Records]:
-        for block in self._blocks:
+        for block in self._blocks():
             records = self._parse(block)
             self._position = {"offset": block.end, "line": block.first_line + block.n_lines}
             yield records

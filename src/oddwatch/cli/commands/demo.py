@@ -13,12 +13,15 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, TextIO
 
 import numpy as np
 
 from oddwatch.errors import InvalidParameterError
+from oddwatch.pipeline import run as run_pipeline
+from oddwatch.sinks import OutputBatch
+from oddwatch.sources import Simulation, SimulationConfig, SimulationSource, Validator, simulate
 
 __all__ = ["EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -69,6 +72,7 @@ _DEFAULTS: dict[str, Any] = {
     "tolerance": 10,
 }
 _FOREVER_BLOCK = 100_000
+_SERIES = ("values", "flags", "scores", "thresholds", "expected", "labels", "kinds")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,29 +156,8 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]
     return merged, simulation
 
 
-@dataclass
-class _Run:
-    """What the demo has seen so far (kept for the summary and the final figure)."""
-
-    values: list[np.ndarray] = field(default_factory=list)
-    labels: list[np.ndarray] = field(default_factory=list)
-    kinds: list[np.ndarray] = field(default_factory=list)
-    flags: list[np.ndarray] = field(default_factory=list)
-    scores: list[np.ndarray] = field(default_factory=list)
-    thresholds: list[np.ndarray] = field(default_factory=list)
-    expected: list[np.ndarray] = field(default_factory=list)
-    detect_seconds: float = 0.0
-    n_points: int = 0
-
-    def joined(self, name: str) -> np.ndarray:
-        parts = getattr(self, name)
-        return np.concatenate(parts) if parts else np.zeros(0)
-
-
-def _blocks(settings: dict[str, Any], simulation: dict[str, Any]) -> Any:
+def _segments(settings: dict[str, Any], simulation: dict[str, Any]) -> Iterator[Simulation]:
     """Simulated segments: one of ``points`` points, or endless segments for ``points=0``."""
-    from oddwatch.sources.simulate import SimulationConfig, simulate
-
     forever = settings["points"] == 0
     k = 0
     while True:
@@ -193,27 +176,85 @@ def _blocks(settings: dict[str, Any], simulation: dict[str, Any]) -> Any:
         k += 1
 
 
-def _wait_until_due(n_done: int, delay: float, clock_start: float) -> int:
-    """Sleep until the next point is due; return how many points are due by then.
+class _Recorder:
+    """A sink keeping what the demo has seen (for the summary and the final figure), with
+    the ground truth of each chunk from the simulation source."""
 
-    Points are released on a fixed schedule (``delay`` apart from ``clock_start``); when
-    drawing falls behind, the points that came due meanwhile are processed together, so the
-    stream keeps its pace and the window its frame rate.
-    """
-    now = time.monotonic()
-    next_due = clock_start + n_done * delay
-    if next_due > now:
-        time.sleep(next_due - now)
-        now = next_due
-    return max(1, min(_FOREVER_BLOCK, int((now - clock_start) / delay) + 1 - n_done))
+    def __init__(self, source: SimulationSource, started: float) -> None:
+        self.source = source
+        self.started = started
+        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in _SERIES}
+        self.n_points = 0
+        self.first_point_seconds = math.nan
+
+    def write(self, batch: OutputBatch) -> None:
+        if math.isnan(self.first_point_seconds):
+            self.first_point_seconds = time.perf_counter() - self.started
+        assert batch.expected is not None
+        for name, part in (
+            ("values", batch.value),
+            ("flags", batch.is_anomaly),
+            ("scores", batch.score),
+            ("thresholds", batch.threshold),
+            ("expected", batch.expected),
+            ("labels", self.source.labels),
+            ("kinds", self.source.kinds),
+        ):
+            self.parts[name].append(part)
+        self.n_points += len(batch)
+
+    def joined(self, name: str) -> np.ndarray:
+        parts = self.parts[name]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def close(self) -> None:
+        pass
 
 
-def _describe(index: int, timestamp: Any, result: Any, i: int, kind: str) -> str:
-    truth = f"true: {kind}" if kind else "no injected anomaly"
-    return (
-        f"#{index:<7d} {str(timestamp)[:19]}  value {result.value[i]:10.4g}  "
-        f"{result.reason(i)}  ({truth})"
-    )
+class _FlagPrinter:
+    """A sink printing one line per flagged point, with the injected truth."""
+
+    def __init__(self, source: SimulationSource, out: TextIO) -> None:
+        self.source, self.out = source, out
+
+    def write(self, batch: OutputBatch) -> None:
+        timestamps = batch.timestamp or [""] * len(batch)
+        for i in np.flatnonzero(batch.is_anomaly).tolist():
+            kind = str(self.source.kinds[i])
+            truth = f"true: {kind}" if kind else "no injected anomaly"
+            print(
+                f"#{int(batch.seq[i]):<7d} {timestamps[i][:19]}  value {batch.value[i]:10.4g}  "
+                f"{batch.reason[i]}  ({truth})",
+                file=self.out,
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class _LiveView:
+    """Feeds each batch to the live window (:class:`~oddwatch.viz.LivePlot`)."""
+
+    def __init__(self, live: Any, source: SimulationSource) -> None:
+        self.live, self.source = live, source
+
+    def write(self, batch: OutputBatch) -> None:
+        assert batch.expected is not None
+        self.live.append(
+            batch.seq.astype(float),
+            batch.value,
+            batch.score,
+            batch.threshold,
+            batch.is_anomaly,
+            self.source.labels,
+            batch.expected,
+        )
+
+    def observe(self, stats: Mapping[str, float]) -> None:
+        """Nothing to show from the counters yet; the window draws the points."""
+
+    def close(self) -> None:
+        pass
 
 
 def run(args: argparse.Namespace) -> int:
@@ -234,62 +275,19 @@ def run(args: argparse.Namespace) -> int:
                 "no display found: running headless (use --plot FILE to save a figure)",
                 file=sys.stderr,
             )
-    monitor = Monitor(on_invalid="flag")
+    monitor = Monitor()
     monitor.clone().update_many(np.zeros(1))  # load the compiled kernels before timing
-    record = _Run()
-    first_point_seconds = math.nan
-    out = sys.stdout
-    delay = settings["delay"]
-    chunk = 64 if live is not None else 4096
-    clock_start = time.monotonic()
-    try:
-        for sim in _blocks(settings, simulation):
-            start = 0
-            while start < len(sim):
-                if delay > 0:
-                    chunk = _wait_until_due(record.n_points, delay, clock_start)
-                stop = min(start + chunk, len(sim))
-                tick = time.perf_counter()
-                result = monitor.update_many(sim.values[start:stop])
-                record.detect_seconds += time.perf_counter() - tick
-                if math.isnan(first_point_seconds):
-                    first_point_seconds = time.perf_counter() - started
-                for name, part in (
-                    ("values", result.value),
-                    ("flags", result.is_anomaly),
-                    ("scores", result.score),
-                    ("thresholds", result.threshold),
-                    ("expected", result.expected),
-                    ("labels", sim.labels[start:stop]),
-                    ("kinds", sim.kinds[start:stop]),
-                ):
-                    getattr(record, name).append(part)
-                if not settings["quiet"]:
-                    for i in np.flatnonzero(result.is_anomaly):
-                        print(
-                            _describe(
-                                record.n_points + int(i),
-                                sim.timestamps[start + i],
-                                result,
-                                int(i),
-                                str(sim.kinds[start + i]),
-                            ),
-                            file=out,
-                        )
-                if live is not None:
-                    index = np.arange(record.n_points, record.n_points + stop - start, dtype=float)
-                    live.append(
-                        index,
-                        result.value,
-                        result.score,
-                        result.threshold,
-                        result.is_anomaly,
-                        sim.labels[start:stop],
-                        result.expected,
-                    )
-                record.n_points += stop - start
-                start = stop
-    except KeyboardInterrupt:
+    source = SimulationSource(
+        _segments(settings, simulation), chunk_size=64 if live is not None else 4096
+    )
+    record = _Recorder(source, started)
+    sinks: list[Any] = [record]
+    if not settings["quiet"]:  # with --json, stdout carries only the JSON summary
+        sinks.append(_FlagPrinter(source, sys.stderr if settings["json"] else sys.stdout))
+    if live is not None:
+        sinks.append(_LiveView(live, source))
+    stats = run_pipeline(source, monitor, sinks, validator=Validator("flag"), handle_signals=True)
+    if stats.interrupted:
         print("interrupted: summary of the points seen so far", file=sys.stderr)
     labels = record.joined("labels").astype(bool)
     flags = record.joined("flags").astype(bool)
@@ -303,19 +301,19 @@ def run(args: argparse.Namespace) -> int:
         "recall": round(metrics.recall, 4),
         "f1": round(metrics.f1, 4),
         "mean_delay": None if math.isnan(metrics.mean_delay) else round(metrics.mean_delay, 2),
-        "points_per_second": round(record.n_points / max(record.detect_seconds, 1e-9)),
-        "first_point_seconds": round(first_point_seconds, 3),
+        "points_per_second": round(record.n_points / max(stats.monitor_s, 1e-9)),
+        "first_point_seconds": round(record.first_point_seconds, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
     if settings["plot"]:
         _save_figure(record, settings["plot"])
     if live is not None:
         live.close()
-    _print_summary(summary, settings, out)
-    return 0
+    _print_summary(summary, settings, sys.stdout)
+    return 0  # Ctrl-C is how an endless demo (--points 0) ends
 
 
-def _save_figure(record: _Run, path: str) -> None:
+def _save_figure(record: _Recorder, path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg", force=True)

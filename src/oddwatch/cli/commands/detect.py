@@ -11,33 +11,31 @@ uninterrupted run would have written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from oddwatch.cli._checkpoint import (
-    RunState,
-    head_digest,
-    read_checkpoint,
-    verify_input,
-    write_checkpoint,
-)
-from oddwatch.cli._pipeline import (
+from oddwatch.cli._settings import (
     INPUT_OPTIONS,
-    Pipeline,
+    Settings,
     add_input_arguments,
     load_model,
+    make_monitor,
+    make_source,
+    make_validator,
     read_settings,
     warn,
 )
-from oddwatch.errors import CheckpointError, InvalidInputError, InvalidParameterError
-from oddwatch.keyed import KeyedMonitor
+from oddwatch.cli._text import duration, problems_text
+from oddwatch.errors import InvalidInputError, InvalidParameterError
+from oddwatch.pipeline import Checkpoint
+from oddwatch.pipeline import run as run_pipeline
 from oddwatch.sinks import CsvSink, FileSink, JsonlSink, WebhookSink
-from oddwatch.sources.files import FileSource
-from oddwatch.sources.records import RateLimiter, Validator
 
 __all__ = ["EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -57,7 +55,8 @@ examples:
   oddwatch fit history.csv --save model.oddwatch && oddwatch detect new.csv --model model.oddwatch
 
 exit codes: 0 done, 2 usage/configuration/checkpoint error, 3 bad record under
---on-invalid raise (the message names the line), 130 interrupted.
+--on-invalid raise (the message names the line), 130 interrupted (Ctrl-C or SIGTERM: the
+current batch is finished, the checkpoint written and the summary printed).
 """
 
 OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -106,7 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--follow",
         action="store_true",
         default=None,
-        help="keep reading as FILE grows, like tail -F (survives rotation)",
+        help="keep reading as FILE grows, like tail -F (survives rotation); output is "
+        "flushed after every batch",
     )
     add(
         "--poll-interval",
@@ -148,26 +148,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass
-class _Totals:
-    """Running counts that are not the validator's."""
-
-    written: int = 0
-    read_at_start: int = 0
-    resumed_at_line: int | None = None
-    head: tuple[str, int] | None = None  # digest of the input's start, bytes covered
-
-
-def _fingerprint(
-    args: argparse.Namespace, s: dict[str, Any], detector: Any, threshold: Any, chunk_lines: int
-) -> dict[str, Any]:
+def _fingerprint(s: Settings, chunk_lines: int) -> dict[str, Any]:
     """The settings a resumed run must share with the run that wrote the checkpoint."""
 
     def real(path: str | None) -> str | None:
         return None if path in (None, "-") else os.path.realpath(str(path))
 
     fp = {
-        name: s[name]
+        name: s.values[name]
         for name in (
             "format",
             "time_col",
@@ -183,212 +171,141 @@ def _fingerprint(
         )
     }
     fp.update(
-        input=real(args.input),
-        out=real(s["out"]),
-        model=real(s["model"]),
+        input=real(s.input),
+        out=real(s.out),
+        model=real(s.model),
         chunk_lines=chunk_lines,
-        detector=detector.to_json(),
-        threshold=threshold.to_json(),
+        detector=s.detector.to_json(),
+        threshold=s.threshold.to_json(),
     )
-    result: dict[str, Any] = json.loads(json.dumps(fp, default=str))
-    return result
+    return fp
 
 
-def _check(s: dict[str, Any], args: argparse.Namespace) -> None:
-    if s["checkpoint"] and args.input == "-":
+def _same_file(a: str | None, b: str | None) -> bool:
+    if a in (None, "-") or b in (None, "-"):
+        return False
+    assert a is not None and b is not None
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check(s: Settings) -> None:
+    if s.checkpoint and s.input == "-":
         raise InvalidParameterError(
             "--checkpoint needs an input file: stdin cannot be read again on resume."
         )
-    if s["checkpoint_every"] < 1:
-        raise InvalidParameterError(
-            f"--checkpoint-every must be >= 1; got {s['checkpoint_every']}."
-        )
-    if s["model"] and (args.detector or args.param or args.threshold or args.threshold_param):
+    if s.checkpoint_every < 1:
+        raise InvalidParameterError(f"--checkpoint-every must be >= 1; got {s.checkpoint_every}.")
+    if s.model and (s.detector.name or s.detector.params or s.threshold.name or s.threshold.params):
         raise InvalidParameterError(
             "--model already holds a detector and a threshold; drop "
             "--detector/--param/--threshold/--threshold-param."
         )
-    if s["poll_interval"] < 0 or (s["idle_timeout"] is not None and s["idle_timeout"] < 0):
+    if s.poll_interval < 0 or (s.idle_timeout is not None and s.idle_timeout < 0):
         raise InvalidParameterError("--poll-interval and --idle-timeout must be >= 0.")
-
-
-def _open_sink(s: dict[str, Any], resume_at: int | None) -> FileSink:
-    out = s["out"] or "-"
-    fmt = s["out_format"] or ("csv" if out.lower().endswith(".csv") else "jsonl")
-    if resume_at is not None and out != "-" and not os.path.exists(out):
-        raise CheckpointError(
-            f"the output {out!r} is gone but the checkpoint says {resume_at} "
-            "bytes were written to it. Delete the checkpoint to start over."
+    for other, flag in ((s.input, "the input"), (s.checkpoint, "--checkpoint")):
+        if _same_file(s.out, other):
+            raise InvalidParameterError(
+                f"--out {s.out!r} is {flag}: writing there would destroy it. "
+                "Give another --out path."
+            )
+    if _same_file(s.checkpoint, s.input):
+        raise InvalidParameterError(
+            f"--checkpoint {s.checkpoint!r} is the input file. Give another --checkpoint path."
         )
-    return _OUT_FORMATS[fmt](out, resume_at=resume_at if out != "-" else None)
+
+
+def _output(s: Settings) -> FileSink:
+    out = s.out or "-"
+    fmt = s.out_format or ("csv" if out.lower().endswith(".csv") else "jsonl")
+    return _OUT_FORMATS[fmt](out)
+
+
+class _Summary:
+    """Keeps the pipeline's counters; says once that the run resumed."""
+
+    def __init__(self, s: Settings) -> None:
+        self.settings = s
+        self.stats: dict[str, float] = {}
+
+    def observe(self, stats: Mapping[str, float]) -> None:
+        if not self.stats and "resumed_at_line" in stats and not self.settings.quiet:
+            warn(
+                f"resuming from {self.settings.checkpoint} at line {int(stats['resumed_at_line'])}"
+            )
+        self.stats = dict(stats)
+
+    def write(self, batch: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def run(args: argparse.Namespace) -> int:
     """Run detection; returns the exit code."""
     started = time.perf_counter()
-    s, detector_choice, threshold_choice = read_settings(args, OPTIONS)
-    _check(s, args)
-    limiter = RateLimiter(lambda message: None if s["quiet"] else warn(message))
-    chunk_lines = min(s["batch"], s["checkpoint_every"]) if s["checkpoint"] else s["batch"]
-    fp = _fingerprint(args, s, detector_choice, threshold_choice, chunk_lines)
-    resumed = read_checkpoint(s["checkpoint"], fp) if s["checkpoint"] else None
-    engine = resumed[0] if resumed else load_model(s["model"]) if s["model"] else None
-    state = resumed[1] if resumed else None
-    detector = threshold = None
-    if engine is None:
-        detector = detector_choice.build("detector")
-        threshold = threshold_choice.build("threshold")
-    validator = Validator(
-        s["on_invalid"],
-        max_gap=s["max_gap"],
-        max_keys=s["max_keys"],
-        limiter=limiter,
-        hint="Use --on-invalid skip or flag to go on past bad records.",
-    )
-    totals = _Totals()
-    pipeline = Pipeline(validator, engine, detector, threshold, max_keys=s["max_keys"])
-    position = _restore(state, args, s, pipeline, totals) if state is not None else {}
-    identity = position.get("identity")
-    source = FileSource(
-        args.input,
-        s["format"],
-        time_col=s["time_col"],
-        value_col=s["value_col"],
-        key_col=s["key_col"],
-        header=s["header"],
-        follow=s["follow"],
-        chunk_lines=chunk_lines,
-        offset=int(position.get("offset", 0)),
-        line=int(position.get("line", 1)),
-        identity=None if identity is None else (int(identity[0]), int(identity[1])),
-        poll_interval=s["poll_interval"],
-        idle_timeout=s["idle_timeout"],
-        on_rotate=lambda message: limiter(message, "rotation"),
-    )
-    if state is not None and state.parser is not None:
-        source.restore_parser(state.parser)
-    webhook = sink = None
-    interrupted = report = False
+    s = read_settings(args, OPTIONS)
+    _check(s)
+    chunk_lines = min(s.batch, s.checkpoint_every) if s.checkpoint else s.batch
+    checkpoint = None
+    if s.checkpoint:
+        checkpoint = Checkpoint(
+            s.checkpoint, every=s.checkpoint_every, settings=_fingerprint(s, chunk_lines)
+        )
+    monitor = load_model(s.model) if s.model else make_monitor(s)
+    validator = make_validator(s)
+    limiter = validator.limiter
+    follow: dict[str, Any] = {}
+    if s.follow:
+        follow = {
+            "follow": True,
+            "poll_interval": s.poll_interval,
+            "idle_timeout": s.idle_timeout,
+            "on_rotate": lambda message: limiter(message, "rotation") if limiter else None,
+        }
+    summary = _Summary(s)
+    webhook = None
+    stats = None
     try:
-        if s["webhook"]:
-            webhook = WebhookSink(
-                s["webhook"],
-                max_queue=s["webhook_queue"],
-                retries=s["webhook_retries"],
-                timeout=s["webhook_timeout"],
-            )
-        sink = _open_sink(s, state.output_position if state is not None else None)
-        interrupted = _loop(source, pipeline, sink, webhook, s, totals, fp)
-        report = True
-    except InvalidInputError:  # a bad record under --on-invalid raise: report, then exit 3
-        report = True
-        raise
+        with contextlib.ExitStack() as stack:
+            source = make_source(s, chunk_lines, **follow)
+            stack.callback(source.close)
+            sinks: list[Any] = [stack.enter_context(_output(s))]
+            if s.webhook:
+                webhook = stack.enter_context(
+                    WebhookSink(
+                        s.webhook,
+                        max_queue=s.webhook_queue,
+                        retries=s.webhook_retries,
+                        timeout=s.webhook_timeout,
+                    )
+                )
+                sinks.append(webhook)
+            sinks.append(summary)
+            try:
+                stats = run_pipeline(
+                    source,
+                    monitor,
+                    sinks,
+                    validator=validator,
+                    checkpoint=checkpoint,
+                    only_anomalies=s.only_anomalies,
+                    flush=s.follow,
+                    handle_signals=True,
+                )
+            except InvalidInputError:  # a bad record under --on-invalid raise: report, exit 3
+                stack.close()
+                _summary(summary.stats, webhook, s, time.perf_counter() - started)
+                raise
     except BrokenPipeError:
         _silence_stdout()
-    finally:
-        _close(sink, webhook, source)
-        if report:
-            _summary(validator, pipeline, webhook, totals, s, time.perf_counter() - started)
-    return 130 if interrupted else 0
-
-
-def _restore(
-    state: RunState,
-    args: argparse.Namespace,
-    s: dict[str, Any],
-    pipeline: Pipeline,
-    totals: _Totals,
-) -> dict[str, Any]:
-    """Adopt a checkpoint's counts and history; return its input position."""
-    if not s["follow"]:
-        verify_input(args.input, state)
-    try:
-        pipeline.validator.set_state(state.validator)
-        pipeline.n_anomalies = int(state.totals["anomalies"])
-        totals.written = int(state.totals["written"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{s['checkpoint']}: the run state is malformed ({exc}).") from None
-    totals.read_at_start = pipeline.validator.n_read
-    totals.resumed_at_line = int(state.input["line"])
-    if not s["quiet"]:
-        warn(f"resuming from {s['checkpoint']} at line {state.input['line']}")
-    return state.input
-
-
-def _close(sink: FileSink | None, webhook: WebhookSink | None, source: FileSource) -> None:
-    try:
-        if sink is not None:
-            sink.close()
-    except BrokenPipeError:
-        _silence_stdout()
-    finally:
-        if webhook is not None:
-            webhook.close()
-        source.close()
-
-
-def _loop(
-    source: FileSource,
-    pipeline: Pipeline,
-    sink: FileSink,
-    webhook: WebhookSink | None,
-    s: dict[str, Any],
-    totals: _Totals,
-    fp: dict[str, Any],
-) -> bool:
-    """Process chunks until the input ends; returns True when interrupted by Ctrl-C."""
-    validator = pipeline.validator
-    last_checkpoint = validator.n_read
-    try:
-        for records in source:
-            batch, error = pipeline.process(records)
-            out = batch.select(batch.is_anomaly) if s["only_anomalies"] else batch
-            sink.write(out)
-            totals.written += len(out)
-            if webhook is not None:
-                webhook.write(batch)
-            if error is not None:
-                raise InvalidInputError(error)
-            if s["checkpoint"] and validator.n_read - last_checkpoint >= s["checkpoint_every"]:
-                _save(source, pipeline, sink, s, totals, fp)
-                last_checkpoint = validator.n_read
-    except KeyboardInterrupt:
-        return True
-    if s["checkpoint"]:
-        _save(source, pipeline, sink, s, totals, fp)
-    return False
-
-
-def _save(
-    source: FileSource,
-    pipeline: Pipeline,
-    sink: FileSink,
-    s: dict[str, Any],
-    totals: _Totals,
-    fp: dict[str, Any],
-) -> None:
-    """Make the output durable, then write the checkpoint that points into it."""
-    position = source.position
-    covered = min(int(position["offset"]), 1 << 16)
-    if not s["follow"] and (totals.head is None or totals.head[1] != covered):
-        totals.head = (head_digest(source.path, covered), covered)
-    columns = source.parser.columns if source.parser is not None else None
-    keyed = (columns.key is not None) if columns is not None else s["key_col"] is not None
-    engine = pipeline.ensure_engine(keyed)
-    sink.sync()
-    out_position = sink.position if s["out"] not in (None, "-") else None
-    state = RunState(
-        input={
-            **position,
-            "identity": source.identity,
-            "head": None if totals.head is None else totals.head[0],
-        },
-        parser=source.parser_state(),
-        output_position=out_position,
-        validator=pipeline.validator.get_state(),
-        totals={"anomalies": pipeline.n_anomalies, "written": totals.written},
-    )
-    write_checkpoint(s["checkpoint"], engine, fp, state)
+        return 0
+    assert stats is not None
+    _summary(summary.stats, webhook, s, time.perf_counter() - started)
+    return 130 if stats.interrupted else 0
 
 
 def _silence_stdout() -> None:
@@ -402,48 +319,51 @@ def _silence_stdout() -> None:
 
 
 def _summary(
-    validator: Validator,
-    pipeline: Pipeline,
-    webhook: WebhookSink | None,
-    totals: _Totals,
-    s: dict[str, Any],
-    seconds: float,
+    stats: Mapping[str, float], webhook: WebhookSink | None, s: Settings, seconds: float
 ) -> None:
-    counts = validator.counts()
-    this_run = counts["read"] - totals.read_at_start
-    engine = pipeline.engine
+    def count(name: str) -> int:
+        return int(stats.get(name, 0))
+
+    this_run = count("records_this_run")
+    problems = {k[8:]: int(v) for k, v in stats.items() if k.startswith("invalid.")}
+    largest = stats.get("largest_gap_s", math.nan)
+    keyed = count("keys") > 0
     summary: dict[str, Any] = {
-        **counts,
-        "problems": validator.problems(),
-        "anomalies": pipeline.n_anomalies,
-        "written": totals.written,
-        "gaps": validator.n_gaps,
-        "largest_gap_seconds": validator.largest_gap if validator.n_gaps else None,
-        "keys": engine.n_keys_ if isinstance(engine, KeyedMonitor) else None,
-        "evicted_keys": engine.n_evicted_ if isinstance(engine, KeyedMonitor) else None,
+        "read": count("records_read"),
+        "valid": count("valid"),
+        "skipped": count("skipped"),
+        "flagged": count("flagged_invalid"),
+        "problems": problems,
+        "anomalies": count("anomalies"),
+        "written": count("written"),
+        "gaps": count("gaps"),
+        "largest_gap_seconds": None if math.isnan(largest) else largest,
+        "keys": count("keys") if keyed else None,
+        "evicted_keys": count("evicted") if keyed else None,
         "webhook": webhook.stats() if webhook is not None else None,
-        "warnings_suppressed": validator.limiter.n_suppressed if validator.limiter else 0,
-        "resumed_at_line": totals.resumed_at_line,
+        "warnings_suppressed": count("warnings_suppressed"),
+        "resumed_at_line": count("resumed_at_line") if "resumed_at_line" in stats else None,
         "seconds": round(seconds, 3),
         "records_per_second": round(this_run / seconds) if seconds > 0 else None,
     }
-    if s["json"]:
+    if s.json:
         print(json.dumps(summary), file=sys.stderr)
         return
-    problems = ", ".join(f"{n} {p}" for p, n in summary["problems"].items())
+    flagged = summary["flagged"]
     lines = [
-        f"{counts['read']} records read: {counts['valid']} valid, {counts['flagged']} flagged, "
-        f"{counts['skipped']} skipped" + (f" ({problems})" if problems else ""),
-        f"{pipeline.n_anomalies} anomalies; {totals.written} records written; "
-        f"{validator.n_gaps} gaps in time"
-        + (f" (largest {validator.largest_gap:g} s)" if validator.n_gaps else ""),
+        f"{summary['read']} records read: {summary['valid']} valid, {flagged} flagged, "
+        f"{summary['skipped']} skipped" + problems_text(problems),
+        f"{summary['anomalies']} anomalies"
+        + (f" and {flagged} flagged invalid records" if flagged else "")
+        + f"; {summary['written']} records written; {summary['gaps']} gaps in time"
+        + (f" (largest {duration(largest)})" if summary["gaps"] else ""),
     ]
-    if summary["keys"] is not None:
+    if keyed:
         lines.append(f"{summary['keys']} series tracked, {summary['evicted_keys']} evicted")
     if webhook is not None:
-        stats = webhook.stats()
+        hook = summary["webhook"]
         lines.append(
-            f"webhook: {stats['sent']} sent, {stats['failed']} failed, {stats['dropped']} dropped"
+            f"webhook: {hook['sent']} sent, {hook['failed']} failed, {hook['dropped']} dropped"
         )
     if summary["warnings_suppressed"]:
         lines.append(f"{summary['warnings_suppressed']} warnings suppressed")

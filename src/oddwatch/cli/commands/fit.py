@@ -11,14 +11,23 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from oddwatch.cli._pipeline import INPUT_OPTIONS, Pipeline, add_input_arguments, read_settings, warn
+from oddwatch import KeyedMonitor, Monitor
+from oddwatch.cli._settings import (
+    INPUT_OPTIONS,
+    add_input_arguments,
+    make_monitor,
+    make_source,
+    make_validator,
+    read_settings,
+)
+from oddwatch.cli._text import problems_text
 from oddwatch.errors import CheckpointError, InvalidInputError
-from oddwatch.keyed import KeyedMonitor
 from oddwatch.persist import save
-from oddwatch.sources.files import FileSource
-from oddwatch.sources.records import RateLimiter, Validator
+from oddwatch.pipeline import RunStats
+from oddwatch.pipeline import run as run_pipeline
 
 __all__ = ["EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -53,46 +62,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Learn from the history and save the model; returns the exit code."""
     started = time.perf_counter()
-    s, detector, threshold = read_settings(args, INPUT_OPTIONS)
-    limiter = RateLimiter(lambda message: None if s["quiet"] else warn(message))
-    validator = Validator(
-        s["on_invalid"],
-        max_gap=s["max_gap"],
-        max_keys=s["max_keys"],
-        limiter=limiter,
-        hint="Use --on-invalid skip or flag to go on past bad records.",
-    )
-    pipeline = Pipeline(
-        validator,
-        None,
-        detector.build("detector"),
-        threshold.build("threshold"),
-        max_keys=s["max_keys"],
-    )
-    source = FileSource(
-        args.input,
-        s["format"],
-        time_col=s["time_col"],
-        value_col=s["value_col"],
-        key_col=s["key_col"],
-        header=s["header"],
-        chunk_lines=s["batch"],
-    )
+    s = read_settings(args, INPUT_OPTIONS)
+    build = make_monitor(s)
+    built: list[Monitor | KeyedMonitor] = []
+
+    def monitor(keyed: bool) -> Monitor | KeyedMonitor:
+        built.append(build(keyed))
+        return built[0]
+
+    source = make_source(s, s.batch)
     try:
-        for records in source:
-            error = pipeline.process(records)[1]
-            if error is not None:
-                raise InvalidInputError(error)
+        stats = run_pipeline(source, monitor, validator=make_validator(s))
     finally:
         source.close()
-    columns = source.parser.columns if source.parser is not None else None
-    engine = pipeline.ensure_engine(columns is not None and columns.key is not None)
+    if stats.valid == 0 or not built:
+        raise InvalidInputError(
+            f"{s.input}: no valid records to learn from ({stats.records_read} read"
+            + problems_text(stats.invalid_by_kind)
+            + "); the model was not saved. Check the columns (--value-col, --time-col) and "
+            "the format."
+        )
+    engine = built[0]
     extra = {
         MODEL_KIND: {
             "version": 1,
-            "input": args.input,
+            "input": s.input,
             "parser": source.parser_state(),
-            "counts": validator.counts(),
+            "counts": {
+                "read": stats.records_read,
+                "valid": stats.valid,
+                "skipped": stats.skipped,
+                "flagged": stats.flagged_invalid,
+            },
         }
     }
     try:
@@ -101,19 +102,23 @@ def run(args: argparse.Namespace) -> int:
         raise CheckpointError(
             f"cannot write the model {args.save!r}: {exc.strerror or exc}."
         ) from None
-    _summary(validator, engine, args.save, s["json"], time.perf_counter() - started)
+    _summary(stats, engine, args.save, s.json, time.perf_counter() - started)
     return 0
 
 
-def _summary(validator: Validator, engine: Any, path: str, as_json: bool, seconds: float) -> None:
-    counts = validator.counts()
+def _summary(
+    stats: RunStats, engine: Monitor | KeyedMonitor, path: str, as_json: bool, seconds: float
+) -> None:
     keyed = isinstance(engine, KeyedMonitor)
-    summary = {
-        **counts,
-        "problems": validator.problems(),
-        "gaps": validator.n_gaps,
-        "keys": engine.n_keys_ if keyed else None,
-        "evicted_keys": engine.n_evicted_ if keyed else None,
+    summary: Mapping[str, Any] = {
+        "read": stats.records_read,
+        "valid": stats.valid,
+        "skipped": stats.skipped,
+        "flagged": stats.flagged_invalid,
+        "problems": stats.invalid_by_kind,
+        "gaps": stats.gaps,
+        "keys": stats.keys if keyed else None,
+        "evicted_keys": stats.evicted if keyed else None,
         "model": path,
         "kind": type(engine).__name__,
         "seconds": round(seconds, 3),
@@ -121,10 +126,9 @@ def _summary(validator: Validator, engine: Any, path: str, as_json: bool, second
     if as_json:
         print(json.dumps(summary), file=sys.stderr)
         return
-    series = f" over {engine.n_keys_} series" if keyed else ""
+    series = f" over {stats.keys} series" if keyed else ""
     print(
-        f"learned {counts['valid']} of {counts['read']} records{series} "
-        f"({counts['skipped'] + counts['flagged']} bad); saved {type(engine).__name__} "
-        f"to {path}",
+        f"learned {stats.valid} of {stats.records_read} records{series} "
+        f"({stats.invalid} bad); saved {type(engine).__name__} to {path}",
         file=sys.stderr,
     )

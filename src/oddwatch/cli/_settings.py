@@ -1,21 +1,14 @@
-"""What ``fit`` and ``detect`` share: input flags, TOML settings, and the per-chunk pipeline.
-
-A chunk of parsed records goes through the validation policy, its valid points through the
-detection engine (a :class:`~oddwatch.Monitor`, or a :class:`~oddwatch.keyed.KeyedMonitor`
-when the input has a key column), and comes out as one
-:class:`~oddwatch.sinks.OutputBatch` holding the valid records and the flagged invalid ones.
+"""What ``fit`` and ``detect`` share: input flags, TOML settings as a typed object, and the
+library objects they describe (source, validator, Monitor).
 
 Examples
 --------
->>> import numpy as np
->>> from oddwatch.sources._base import Records
->>> from oddwatch.sources.records import Validator
->>> pipeline = Pipeline(Validator("flag"), engine=None, detector=None, threshold=None)
->>> records = Records(line=np.arange(1, 4), value=np.array([1.0, np.nan, 2.0]), end=0,
-...                   problem=np.array([0, 3, 0], dtype=np.uint8), detail={1: "value 'x'"})
->>> batch, error = pipeline.process(records)
->>> batch.is_anomaly.tolist(), batch.reason[1], error
-([False, True, False], "invalid record (not_numeric): value 'x'", None)
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_input_arguments(parser)
+>>> settings = read_settings(parser.parse_args(["--on-invalid", "skip"]), INPUT_OPTIONS)
+>>> settings.on_invalid, settings.batch, settings.detector
+('skip', 10000, Choice(name=None, params={}))
 """
 
 from __future__ import annotations
@@ -26,22 +19,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from oddwatch import KeyedMonitor, Monitor
 from oddwatch.cli._components import build, names, parse_param
-from oddwatch.errors import CheckpointError, InvalidParameterError, SourceError
-from oddwatch.keyed import KeyedMonitor
-from oddwatch.monitor import Monitor, MonitorResult
-from oddwatch.sinks._base import OutputBatch
-from oddwatch.sources._base import Records
-from oddwatch.sources.records import Validator
+from oddwatch.errors import CheckpointError, InvalidParameterError
+from oddwatch.persist import load
+from oddwatch.sources import FileSource, RateLimiter, Validator
 
 __all__ = [
     "INPUT_OPTIONS",
     "Choice",
-    "Pipeline",
+    "Settings",
     "add_input_arguments",
     "load_model",
+    "make_monitor",
+    "make_source",
+    "make_validator",
     "read_settings",
     "warn",
 ]
@@ -116,14 +108,15 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector",
         metavar="NAME",
         help=f"one of {', '.join(names('detector'))} "
-        "(default DualSurpriseDetector; with --key-col, SeasonalDetector)",
+        "(default: the Monitor's, DualSurpriseDetector; with --key-col, KeyedMonitor's)",
     )
     add(
         "--param",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a detector parameter (repeatable), e.g. --param season_length=24",
+        help="a detector parameter (repeatable; without --detector, of the default one), "
+        "e.g. --param season_length=24",
     )
     add(
         "--threshold",
@@ -178,13 +171,27 @@ def _table(file: dict[str, Any], family: str, where: str) -> Choice:
     return Choice(name, params)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The merged settings of a command: ``values`` by option name (see the OPTIONS tables),
+    the input path, and the detector and threshold choices."""
+
+    values: Mapping[str, Any]
+    input: str
+    detector: Choice
+    threshold: Choice
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def read_settings(
     args: argparse.Namespace, options: Mapping[str, tuple[tuple[type, ...], Any]]
-) -> tuple[dict[str, Any], Choice, Choice]:
-    """Merge defaults, the ``--config`` TOML file and the flags (flags win).
-
-    Returns the settings by name and the detector and threshold choices.
-    """
+) -> Settings:
+    """Merge defaults, the ``--config`` TOML file and the flags (flags win)."""
     from oddwatch.cli._toml import read_toml
 
     where = str(args.config)
@@ -227,13 +234,11 @@ def read_settings(
         args.threshold or threshold.name,
         {**threshold.params, **dict(map(parse_param, args.threshold_param))},
     )
-    return settings, detector, threshold
+    return Settings(settings, getattr(args, "input", "-"), detector, threshold)
 
 
 def load_model(path: str) -> Monitor | KeyedMonitor:
     """A Monitor or KeyedMonitor saved by ``oddwatch fit`` (or ``Monitor.save``)."""
-    from oddwatch.persist import load
-
     model = load(path)
     if not isinstance(model, (Monitor, KeyedMonitor)):
         raise CheckpointError(
@@ -243,80 +248,64 @@ def load_model(path: str) -> Monitor | KeyedMonitor:
     return model
 
 
-class Pipeline:
-    """Validation, then detection, for one chunk of records at a time.
+def make_validator(settings: Settings) -> Validator:
+    """The invalid-record policy, warnings on stderr unless ``quiet``."""
+    quiet = settings.quiet
+    return Validator(
+        settings.on_invalid,
+        max_gap=settings.max_gap,
+        max_keys=settings.max_keys,
+        limiter=RateLimiter(lambda message: None if quiet else warn(message)),
+        hint="Use --on-invalid skip or flag to go on past bad records.",
+    )
 
-    ``engine`` is a model to continue from, or None to build one at the first valid point
-    from ``detector`` and ``threshold`` (a KeyedMonitor when the records carry keys).
-    ``n_anomalies`` counts the valid points the engine flagged (not the flagged bad records).
+
+def make_source(settings: Settings, chunk_lines: int, **follow: Any) -> FileSource:
+    """The input file (or stdin) with the column and format settings."""
+    return FileSource(
+        settings.input,
+        settings.format,
+        time_col=settings.time_col,
+        value_col=settings.value_col,
+        key_col=settings.key_col,
+        header=settings.header,
+        chunk_lines=chunk_lines,
+        **follow,
+    )
+
+
+def _default_detector_class(keyed: bool) -> type:
+    if not keyed:
+        return type(Monitor().detector_)
+    from oddwatch.detectors import SeasonalDetector
+
+    return type(getattr(KeyedMonitor(), "detector_", None) or SeasonalDetector())
+
+
+def make_monitor(settings: Settings) -> Any:
+    """A function of ``keyed`` building the Monitor (or KeyedMonitor) the settings describe.
+
+    ``--param`` without ``--detector`` applies to the default detector. Bad names and
+    parameters fail here, before any input is read.
     """
+    detector, threshold = settings.detector, settings.threshold
+    threshold.build("threshold")  # fail early on a bad threshold
+    if detector.name is not None:
+        detector.build("detector")
 
-    def __init__(
-        self,
-        validator: Validator,
-        engine: Monitor | KeyedMonitor | None,
-        detector: Any,
-        threshold: Any,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.validator = validator
-        self.engine = engine
-        self.detector = detector
-        self.threshold = threshold
-        self.max_keys = max_keys
-        self.n_anomalies = 0
+    def build_monitor(keyed: bool) -> Monitor | KeyedMonitor:
+        name = detector.name
+        if name is None and detector.params:
+            name = _default_detector_class(keyed).__name__
+        det = Choice(name, detector.params).build("detector")
+        thr = threshold.build("threshold")
+        if keyed:
+            return KeyedMonitor(det, thr, max_keys=settings.max_keys)
+        return Monitor(det, thr)
 
-    def ensure_engine(self, keyed: bool) -> Monitor | KeyedMonitor:
-        """The engine, built now if it does not exist yet."""
-        if self.engine is None:
-            if keyed:
-                self.engine = KeyedMonitor(self.detector, self.threshold, max_keys=self.max_keys)
-            else:
-                self.engine = Monitor(self.detector, self.threshold)
-        elif keyed != isinstance(self.engine, KeyedMonitor):
-            raise SourceError(
-                "the model was trained on "
-                + ("one series per key" if not keyed else "a single series")
-                + " but this input has "
-                + ("a key column" if keyed else "no key column")
-                + ". Use the same --key-col as when fitting."
-            )
-        return self.engine
-
-    def process(self, records: Records) -> tuple[OutputBatch, str | None]:
-        """Output records for a chunk (valid and flagged ones) and the error under "raise"."""
-        checked = self.validator.check(records)
-        n = checked.accepted.shape[0]
-        value = records.value[:n]
-        score = np.full(n, np.nan)
-        threshold = np.full(n, np.nan)
-        is_anomaly = checked.flagged.copy()
-        reason = [""] * n
-        keep = np.flatnonzero(checked.accepted)
-        key = None if records.key is None else records.key[:n]
-        if keep.shape[0]:
-            engine = self.ensure_engine(key is not None)
-            result: MonitorResult
-            if isinstance(engine, KeyedMonitor):
-                assert key is not None
-                result = engine.update_many(key[keep], value[keep])
-            else:
-                result = engine.update_many(value[keep])
-            score[keep], threshold[keep] = result.score, result.threshold
-            is_anomaly[keep] = result.is_anomaly
-            self.n_anomalies += result.n_anomalies
-            for j in np.flatnonzero(result.is_anomaly):
-                reason[keep[j]] = result.reason(int(j))
-        for i in np.flatnonzero(checked.flagged):
-            reason[i] = checked.reason(int(i))
-        timestamp = None if records.time_text is None else records.time_text[:n]
-        batch = OutputBatch(
-            checked.seq, value, score, threshold, is_anomaly, reason, key, timestamp
-        )
-        shown = checked.accepted | checked.flagged
-        if not shown.all():
-            batch = batch.select(shown)
-        return batch, checked.error
+    if detector.name is None and detector.params:
+        build_monitor(False)  # fail early on a bad parameter of the default detector
+    return build_monitor
 
 
 def warn(message: str) -> None:
