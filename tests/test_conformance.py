@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
+import oddwatch.detectors
+import oddwatch.thresholds
+from oddwatch.alarms import AlarmPolicy
 from oddwatch.persist import registered_kinds
 from oddwatch.testing import yield_checks
+
+# every module of the two families, so a new detector is tested without touching this file
+for _package in (oddwatch.detectors, oddwatch.thresholds):
+    for _module in pkgutil.iter_modules(_package.__path__, f"{_package.__name__}."):
+        importlib.import_module(_module.name)
 
 
 def _factory(cls):
@@ -16,6 +27,7 @@ def _factory(cls):
 CASES = [
     pytest.param(_factory(cls), check_name, id=f"{name}:{check_name}")
     for name, cls in sorted(registered_kinds().items())
+    if not issubclass(cls, AlarmPolicy)  # (score, threshold) -> flag: tests/test_alarms.py
     for check_name, _ in yield_checks(_factory(cls))
 ]
 

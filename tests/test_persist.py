@@ -106,9 +106,31 @@ def test_newer_version_names_both_versions(trained):
     _, path = trained
     meta, _ = read_meta(path)
     _rewrite(path, meta={**meta, "version": FORMAT_VERSION + 1, "library": "9.0.0"})
-    message = r"version 2 \(written by oddwatch 9\.0\.0\).*reads version 1"
+    message = r"version 3 \(written by oddwatch 9\.0\.0\).*reads version 2"
     with pytest.raises(CheckpointError, match=message):
         oddwatch.load(path)
+
+
+def test_version_1_files_are_refused_naming_the_version(trained):
+    _, path = trained
+    meta, _ = read_meta(path)
+    _rewrite(path, meta={**meta, "version": 1, "library": "0.1.0"})
+    message = (
+        r"format version 1 \(written by oddwatch 0\.1\.0\) stored state by position.*version 2"
+    )
+    with pytest.raises(CheckpointError, match=message):
+        oddwatch.load(path)
+
+
+def test_state_arrays_are_named_by_path(tmp_path):
+    monitor = oddwatch.Monitor()
+    monitor.update_many(np.sin(np.arange(200) / 5.0))
+    path = tmp_path / "m.oddwatch"
+    monitor.save(path)
+    meta, arrays = read_meta(path)
+    assert "detector.calibrated.seasonal.history" in arrays
+    assert "detector.quiet" in arrays or "detector.calibrated.window" in arrays
+    assert meta["version"] == FORMAT_VERSION == 2
 
 
 def test_flipped_byte_fails_the_checksum(trained):

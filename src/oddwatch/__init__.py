@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only place the version is written (pyproject.toml reads it)
 
 from oddwatch.detectors import (  # noqa: E402
     CalibratedSurpriseDetector,
     DualSurpriseDetector,
+    EWMAZScore,
     HalfSpaceTrees,
     IsolationForest,
     RollingMADZScore,
@@ -22,6 +23,7 @@ __all__ = [
     "CalibratedSurpriseDetector",
     "DSPOT",
     "DualSurpriseDetector",
+    "EWMAZScore",
     "FixedThreshold",
     "HalfSpaceTrees",
     "IsolationForest",

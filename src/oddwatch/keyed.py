@@ -1,26 +1,27 @@
 """``KeyedMonitor``: one stream of ``(key, value)`` records, one detector state per key.
 
 Per-key state is a row of preallocated arrays (struct of arrays): every state array of the
-template detector and threshold gets a leading slot dimension of ``max_keys`` rows. A batch
-is mapped to slots by a hash table that is itself a few arrays (:mod:`oddwatch._keytable`;
-the steady state, all keys known, takes a fast path), then scored by one compiled loop that
-calls the detector's own ``_step`` kernel on each point's slot rows
-(:mod:`oddwatch._keyed_loops`), so each key's outputs are bit for bit those of a standalone
-detector fed that key's points.
+template detector, threshold and alarm policy gets a leading slot dimension of ``max_keys``
+rows, in the same named tuples. A batch is mapped to slots by a hash table that is itself a
+few arrays (:mod:`oddwatch._keytable`; the steady state, all keys known, takes a fast path),
+then scored by one generic compiled loop (:func:`oddwatch._dispatch.keyed_monitor_block`)
+that runs each component's own kernels on each point's slot rows, so every detector and
+threshold runs keyed and each key's outputs are bit for bit those of a standalone
+:class:`~oddwatch.Monitor` fed that key's points.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from oddwatch._base import Component, check_state
-from oddwatch._keyed_loops import DETECTOR_LOOPS, THRESHOLD_LOOPS
+from oddwatch._base import Component, KernelComponent, check_state, flatten_state
+from oddwatch._dispatch import keyed_monitor_block
 from oddwatch._keytable import (
     N_EVICTED,
     N_FLAGGED,
@@ -35,11 +36,19 @@ from oddwatch._keytable import (
     verify_and_touch,
 )
 from oddwatch._typing import State
-from oddwatch._validation import IntParam, OptionParam, check_params
-from oddwatch.detectors import Detector, SeasonalDetector
+from oddwatch._validation import IntParam, OptionParam, ParamSpec, check_params
+from oddwatch.detectors import Detector, DualSurpriseDetector
 from oddwatch.errors import CheckpointError, InvalidInputError, InvalidParameterError
-from oddwatch.monitor import ON_INVALID, MonitorResult, Verdict, _coerce
-from oddwatch.persist import register
+from oddwatch.monitor import (
+    ON_INVALID,
+    MonitorResult,
+    Verdict,
+    _coerce,
+    _spread,
+    _spread_flags,
+    default_threshold,
+    resolve_alarm,
+)
 from oddwatch.thresholds import Threshold
 
 __all__ = ["KeyedMonitor", "KeyedResult"]
@@ -88,41 +97,43 @@ def _as_keys(keys: Any, n: int) -> NDArray[np.str_]:
     return np.ascontiguousarray(arr)
 
 
-@register
 class KeyedMonitor(Component):
     """Many series in one stream: a :class:`~oddwatch.Monitor` per key, in shared arrays.
 
     ``update_many(keys, values)`` scores a batch of points spread over any number of keys
     (converted to ``str``) in one compiled pass. A key's state is created at its first valid
-    point from the ``detector`` and ``threshold`` templates (their parameters, never their
-    learned state), and each key's scores, thresholds and flags are bit for bit those of a
-    standalone ``Monitor(detector, threshold)`` fed only that key's points. At most
+    point from the ``detector``, ``threshold`` and ``alarm`` templates (their parameters,
+    never their learned state), and each key's scores, thresholds and flags are bit for bit
+    those of a standalone ``Monitor(detector, threshold, alarm=alarm)`` fed only that key's
+    points; every detector and threshold runs keyed, plug-ins included. At most
     ``max_keys`` keys are kept: a new key beyond that replaces the least recently seen one
     (counted in ``n_evicted_``), which restarts from scratch if it comes back. Invalid values
     follow ``on_invalid`` as in :class:`~oddwatch.Monitor`; they never create, learn or
     refresh a key.
 
     Memory is allocated for ``max_keys`` up front (pages are touched as keys arrive). With
-    the default detector a key takes about 1.85 kB of state (``3 * 64`` floats of season
-    buffer, ~40 of statistics and settings, 2 of threshold), about 70 bytes of hash index
-    and recency, and 4 bytes per character of the longest key: ~1.9 kB, or ~200 MB for
-    100,000 keys (``nbytes_``, below). Keys given as a numpy str array skip a conversion;
-    ``benchmarks/bench_keyed.py`` measures throughput (about 2 million points/s for 100,000
-    keys in batches of 100,000 points, a quarter of one series' speed).
+    the default detector (the Monitor's, :class:`~oddwatch.detectors.DualSurpriseDetector`,
+    which searches seasons up to 1,024 points) a key takes about 25 kB of state (``3 *
+    1024`` floats of season buffer), about 70 bytes of hash index and recency, and 4 bytes
+    per character of the longest key: ~2.5 GB for 100,000 keys (``nbytes_``, below). For
+    many keys with short seasons, ``DualSurpriseDetector(max_season_length=64)`` takes about
+    2 kB per key. Keys given as a numpy str array skip a conversion;
+    ``benchmarks/bench_keyed.py`` measures throughput.
 
     Parameters
     ----------
     detector
-        Template detector: :class:`~oddwatch.detectors.RollingZScore` or
-        :class:`~oddwatch.detectors.SeasonalDetector`; default
-        ``SeasonalDetector(max_season_length=64)`` (seasons up to 64 points).
+        Template detector, any :class:`~oddwatch.detectors.Detector`; default
+        ``DualSurpriseDetector()``, as in ``Monitor``.
     threshold
-        Template threshold, :class:`~oddwatch.thresholds.FixedThreshold`; default
-        ``detector.default_threshold()`` as in ``Monitor``.
+        Template threshold; default :func:`~oddwatch.monitor.default_threshold` of the
+        detector, as in ``Monitor``.
     max_keys
         Most keys tracked at once.
     on_invalid
         ``"raise"``, ``"skip"`` or ``"flag"``, as in ``Monitor``.
+    alarm
+        Template alarm policy, as in ``Monitor`` (``"default"``, None or a policy).
 
     Examples
     --------
@@ -139,10 +150,10 @@ class KeyedMonitor(Component):
     >>> small.keys_, small.n_evicted_
     (['b', 'c'], 1)
     >>> KeyedMonitor(max_keys=100_000).nbytes_ // 100_000  # bytes per key, 1-character keys
-    19...
+    25...
     """
 
-    _param_specs = {
+    _param_specs: dict[str, ParamSpec] = {
         "max_keys": IntParam(low=1, hint="Allow at least one key."),
         "on_invalid": OptionParam(ON_INVALID),
     }
@@ -159,6 +170,7 @@ class KeyedMonitor(Component):
             "deterministic",
             "empty_input",
             "input_not_mutated",
+            "keyed_equals_standalone",
             "score_is_pure",
         )
     }
@@ -169,6 +181,7 @@ class KeyedMonitor(Component):
         threshold: Threshold | None = None,
         max_keys: int = 10_000,
         on_invalid: str = "raise",
+        alarm: Any = "default",
     ) -> None:
         self.detector = detector
         self.threshold = threshold
@@ -177,32 +190,37 @@ class KeyedMonitor(Component):
         check_params(
             "KeyedMonitor", self._param_specs, {"max_keys": max_keys, "on_invalid": on_invalid}
         )
-        det = SeasonalDetector(max_season_length=64) if detector is None else detector
-        thr = det.default_threshold() if threshold is None else threshold
-        self._detector_loop = self._loop_for("detector", det, DETECTOR_LOOPS)
-        self._threshold_loop = self._loop_for("threshold", thr, THRESHOLD_LOOPS)
-        self._initial = {f"detector.{k}": v for k, v in det._initial_state().items()}
-        self._initial.update({f"threshold.{k}": v for k, v in thr._initial_state().items()})
-        self._row_bytes = sum(a.nbytes for a in self._initial.values())
-        self._allocate(1)
-
-    @staticmethod
-    def _loop_for(name: str, template: Any, loops: Mapping[type, Callable[..., None]]) -> Any:
-        loop = loops.get(type(template))
-        if loop is None:
-            kinds = " or ".join(sorted(k.__name__ for k in loops))
+        self.alarm = alarm
+        det = DualSurpriseDetector() if detector is None else detector
+        if not isinstance(det, Detector):
             raise InvalidParameterError(
-                f"`{name}` of KeyedMonitor must be a {kinds} (the kinds with a keyed kernel); "
-                f"got {template!r}. Run one Monitor per series for other kinds."
+                f"`detector` of KeyedMonitor must be an oddwatch Detector; got {det!r}."
             )
-        return loop
+        if threshold is not None and not isinstance(threshold, Threshold):
+            raise InvalidParameterError(
+                f"`threshold` of KeyedMonitor must be an oddwatch Threshold; got {threshold!r}."
+            )
+        thr = default_threshold(det) if threshold is None else threshold
+        policy = resolve_alarm(alarm, det, "KeyedMonitor")
+        # fresh copies: the templates give parameters (and initial state), never learned state
+        alarm_template = policy.clone()
+        alarm_template.bind(det.score_scale)
+        self._templates: dict[str, KernelComponent] = {
+            "detector": det.clone(),
+            "threshold": thr.clone(),
+            "alarm": alarm_template,
+        }
+        self._row_bytes = sum(t.nbytes_ for t in self._templates.values())
+        self._allocate(1)
 
     def _allocate(self, width: int) -> None:
         # Rows are written when a key takes the slot, and rows past n_keys_ are never read:
         # np.empty leaves them unset, and numpy backs large ones with huge pages, which the
         # first batch touches ~10x faster than the zero-filled small pages of np.zeros.
         rows = int(self.max_keys)
-        self._arrays = {k: np.empty((rows, *v.shape), v.dtype) for k, v in self._initial.items()}
+        self._rows = {
+            name: _stack(template._state, rows) for name, template in self._templates.items()
+        }
         self._table = np.empty((rows, width), dtype=np.uint32)
         self._index = np.zeros((1 << max(3, (2 * rows - 1).bit_length()), 2), dtype=np.uint64)
         self._queue = np.empty((2, rows), dtype=np.int64)
@@ -210,9 +228,13 @@ class KeyedMonitor(Component):
         self._last_seen = np.empty(rows, dtype=np.int64)
         self._counters = np.zeros(5, dtype=np.int64)
 
-    def _group(self, prefix: str) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-        names = [k for k in self._initial if k.startswith(prefix)]
-        return tuple(self._arrays[k] for k in names), tuple(self._initial[k] for k in names)
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Every per-key state array, by path (``detector.calibrated.window``)."""
+        return {
+            f"{name}.{path}": array
+            for name, rows in self._rows.items()
+            for path, array in flatten_state(rows)
+        }
 
     @property
     def n_seen_(self) -> int:
@@ -247,7 +269,7 @@ class KeyedMonitor(Component):
     @property
     def nbytes_(self) -> int:
         """Bytes allocated for state, key table and bookkeeping (for all ``max_keys``)."""
-        arrays = [*self._arrays.values(), self._table, self._index, self._queue, self._last_seen]
+        arrays = [*self._arrays().values(), self._table, self._index, self._queue, self._last_seen]
         return sum(a.nbytes for a in arrays)
 
     def _key_strings(self) -> NDArray[np.str_]:
@@ -273,19 +295,37 @@ class KeyedMonitor(Component):
             )
         valid = ~invalid
         kv, xv = (names[valid], xs[valid]) if n_invalid else (names, xs)
-        score, expected, scale, threshold = (np.empty(kv.shape[0]) for _ in range(4))
-        if kv.shape[0]:
+        m = kv.shape[0]
+        score, expected, scale, threshold = (np.empty(m) for _ in range(4))
+        is_anomaly = np.zeros(m, dtype=np.bool_)
+        if m:
             slots, fresh, order = self._slots(kv)
-            arrays, initial = self._group("detector.")
-            self._detector_loop(arrays, initial, order, slots, fresh, xv, score, expected, scale)
-            arrays, initial = self._group("threshold.")
-            self._threshold_loop(arrays, initial, order, slots, fresh, score, threshold)
+            t, r = self._templates, self._rows
+            keyed_monitor_block(
+                r["detector"],
+                t["detector"]._state,
+                t["detector"]._kernel_params_,
+                r["threshold"],
+                t["threshold"]._state,
+                t["threshold"]._kernel_params_,
+                r["alarm"],
+                t["alarm"]._state,
+                t["alarm"]._kernel_params_,
+                order,
+                slots,
+                fresh,
+                xv,
+                score,
+                threshold,
+                is_anomaly,
+                expected,
+                scale,
+            )
         if n_invalid:
             score, expected, scale, threshold = (
                 _spread(a, valid) for a in (score, expected, scale, threshold)
             )
-        with np.errstate(invalid="ignore"):
-            is_anomaly = score > threshold
+            is_anomaly = _spread_flags(is_anomaly, valid)
         if self.on_invalid == "flag":
             is_anomaly |= invalid
             self._counters[N_FLAGGED] += n_invalid
@@ -386,7 +426,7 @@ class KeyedMonitor(Component):
 
     def get_state(self) -> State:
         n = self.n_keys_
-        state = {name: array[:n].copy() for name, array in self._arrays.items()}
+        state = {name: array[:n].copy() for name, array in self._arrays().items()}
         state["keys"] = self._key_strings()
         state["last_seen"] = self._last_seen[:n].copy()
         state["counters"] = self._counters.copy()
@@ -397,7 +437,11 @@ class KeyedMonitor(Component):
         if not isinstance(keys, np.ndarray) or keys.ndim != 1 or keys.dtype.kind != "U":
             raise CheckpointError("state field `keys` of KeyedMonitor must be a 1-D str array.")
         n = keys.shape[0]
-        expected = {k: np.empty((n, *v.shape), v.dtype) for k, v in self._initial.items()}
+        expected = {
+            f"{name}.{path}": np.empty((n, *v.shape), v.dtype)
+            for name, template in self._templates.items()
+            for path, v in flatten_state(template._state)
+        }
         expected.update(keys=keys, last_seen=np.empty(n, np.int64), counters=np.empty(5, np.int64))
         check_state("KeyedMonitor", expected, state)
         if n > self.max_keys or state["counters"][N_KEYS] != n:
@@ -412,18 +456,23 @@ class KeyedMonitor(Component):
         codes = np.ascontiguousarray(keys, dtype=f"U{width}").view(np.uint32)
         self._table[:n] = codes.reshape(n, width)
         rebuild(self._table, n, self._index)
-        for name, array in self._arrays.items():
+        for name, array in self._arrays().items():
             array[:n] = state[name]
         self._last_seen[:n] = state["last_seen"]
         self._counters[...] = state["counters"]
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
-        return {"detector": SeasonalDetector(**SeasonalDetector._test_params()), "max_keys": 4}
+        return {
+            "detector": DualSurpriseDetector(**DualSurpriseDetector._test_params()),
+            "max_keys": 4,
+        }
 
 
-def _spread(packed: NDArray[np.float64], where: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """``packed`` placed at the True entries of ``where``; ``nan`` elsewhere."""
-    out = np.full(where.shape[0], np.nan)
-    out[where] = packed
-    return out
+def _stack(state: Any, rows: int) -> Any:
+    """``state`` with every array given a leading dimension of ``rows`` (left unset)."""
+    fields = [
+        _stack(v, rows) if isinstance(v, tuple) else np.empty((rows, *v.shape), v.dtype)
+        for v in state
+    ]
+    return type(state)(*fields)

@@ -10,28 +10,95 @@ from typing import Any
 
 import numpy as np
 
-from oddwatch._base import Component
+from oddwatch._base import Component, check_state, entry_point
+from oddwatch._dispatch import monitor_block, monitor_point
 from oddwatch._typing import BoolArray, FloatArray, State
-from oddwatch._validation import OptionParam, check_params
+from oddwatch._validation import OptionParam
+from oddwatch.alarms import AlarmPolicy, EveryPoint
 from oddwatch.detectors import Detector, DualSurpriseDetector
 from oddwatch.errors import InvalidInputError, InvalidParameterError
-from oddwatch.persist import register
-from oddwatch.thresholds import Threshold
+from oddwatch.thresholds import FixedThreshold, QuantileThreshold, Threshold
 
-__all__ = ["Monitor", "MonitorResult", "Verdict"]
+__all__ = ["Monitor", "MonitorResult", "Verdict", "default_alarm", "default_threshold"]
 
 ON_INVALID = ("raise", "skip", "flag")
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What the Monitor says about one point."""
+def explain(
+    value: float,
+    score: float,
+    threshold: float,
+    invalid: bool,
+    expected: float,
+    scale: float,
+    previous: float,
+) -> str:
+    """A short human reason for a flagged point (see :meth:`MonitorResult.reason`)."""
+    if invalid:
+        return "missing value" if math.isnan(value) else "value is not a finite number"
+    if math.isfinite(expected) and math.isfinite(scale) and scale > 0:
+        z = (value - expected) / scale
+        if abs(z) >= 2.0:
+            side = "above" if z >= 0 else "below"
+            return f"{value:.4g} is {abs(z):.1f} sd {side} the expected {expected:.4g}"
+    if value == previous:
+        return f"{value:.4g} has stopped changing (stuck value)"
+    return f"score {score:.4g} is above the threshold {threshold:.4g}"
 
-    value: float
-    score: float
-    threshold: float
-    is_anomaly: bool
-    reason: str
+
+class Verdict:
+    """What the Monitor says about one point; ``reason`` is worded only when read.
+
+    Examples
+    --------
+    >>> v = Verdict(25.0, 0.97, 0.8, True, expected=10.0, scale=1.0)
+    >>> v.is_anomaly, v.reason
+    (True, '25 is 15.0 sd above the expected 10')
+    """
+
+    __slots__ = ("value", "score", "threshold", "is_anomaly", "_why")
+
+    def __init__(
+        self,
+        value: float,
+        score: float,
+        threshold: float,
+        is_anomaly: bool,
+        *,
+        invalid: bool = False,
+        expected: float = math.nan,
+        scale: float = math.nan,
+        previous: float = math.nan,
+    ) -> None:
+        self.value = value
+        self.score = score
+        self.threshold = threshold
+        self.is_anomaly = is_anomaly
+        self._why = (invalid, expected, scale, previous)
+
+    @property
+    def reason(self) -> str:
+        """A short human reason ("" when the point is not flagged)."""
+        if not self.is_anomaly:
+            return ""
+        return explain(self.value, self.score, self.threshold, *self._why)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Verdict):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _fields(self) -> tuple[float, float, float, bool, str]:
+        return (self.value, self.score, self.threshold, self.is_anomaly, self.reason)
+
+    def __repr__(self) -> str:
+        value, score, threshold, is_anomaly, reason = self._fields()
+        return (
+            f"Verdict(value={value!r}, score={score!r}, threshold={threshold!r}, "
+            f"is_anomaly={is_anomaly!r}, reason={reason!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -59,28 +126,19 @@ class MonitorResult:
 
     def reason(self, i: int) -> str:
         """A short human reason for point ``i`` ("" when it is not flagged)."""
-        if not self.is_anomaly[i]:
-            return ""
-        value = self.value[i]
-        if self.is_invalid[i]:
-            return "missing value" if math.isnan(value) else "value is not a finite number"
-        expected, scale = self.expected[i], self.scale[i]
-        if math.isfinite(expected) and math.isfinite(scale) and scale > 0:
-            z = (value - expected) / scale
-            if abs(z) >= 2.0:
-                side = "above" if z >= 0 else "below"
-                return f"{value:.4g} is {abs(z):.1f} sd {side} the expected {expected:.4g}"
-        if i > 0 and value == self.value[i - 1]:
-            return f"{value:.4g} has stopped changing (stuck value)"
-        return f"score {self.score[i]:.4g} is above the threshold {self.threshold[i]:.4g}"
+        return self.verdict(i).reason
 
     def verdict(self, i: int) -> Verdict:
+        """Point ``i`` as a :class:`Verdict`."""
         return Verdict(
             float(self.value[i]),
             float(self.score[i]),
             float(self.threshold[i]),
             bool(self.is_anomaly[i]),
-            self.reason(i),
+            invalid=bool(self.is_invalid[i]),
+            expected=float(self.expected[i]),
+            scale=float(self.scale[i]),
+            previous=float(self.value[i - 1]) if i > 0 else math.nan,
         )
 
 
@@ -118,9 +176,34 @@ def _to_float(v: Any) -> float:
     return math.nan
 
 
-@register
+_DEFAULT_LEVELS: dict[str, float] = {"surprise": 0.8, "sustained_surprise": 0.7, "sd": 4.0}
+
+
+def default_threshold(detector: Detector) -> Threshold:
+    """The threshold a Monitor uses with ``detector`` when given none, from its score scale.
+
+    ``FixedThreshold(0.8)`` for surprises ``S / (1 + S)``, ``S = -log10 p`` (a 1-in-10,000
+    point); 0.7 for the sustained surprise of
+    :class:`~oddwatch.detectors.CalibratedSurpriseDetector`, which saturates near each
+    stream's alarm budget (where NAB's optimiser puts it, 0.696); 4 sd for z-scores; the
+    stream's own 0.999 quantile (:class:`~oddwatch.thresholds.QuantileThreshold`) for
+    isolation and mass ranks, which have no fixed meaning.
+
+    >>> from oddwatch.detectors import HalfSpaceTrees, SeasonalDetector
+    >>> default_threshold(SeasonalDetector()), default_threshold(HalfSpaceTrees())
+    (FixedThreshold(value=0.8), QuantileThreshold(q=0.999, window_size=10000))
+    """
+    level = _DEFAULT_LEVELS.get(detector.score_scale)
+    return QuantileThreshold() if level is None else FixedThreshold(level)
+
+
+def default_alarm(detector: Detector) -> AlarmPolicy:
+    """The alarm policy a Monitor uses when given none (``alarm="default"``)."""
+    return EveryPoint()
+
+
 class Monitor(Component):
-    """Validation, a detector and a threshold joined with good defaults.
+    """Validation, a detector, a threshold and an alarm stage joined with good defaults.
 
     ``update(x)`` returns a :class:`Verdict` (score, threshold, is_anomaly and a short
     reason); ``update_many(xs)`` returns a :class:`MonitorResult` of arrays, equal point for
@@ -129,16 +212,23 @@ class Monitor(Component):
     (``nan`` score, not flagged) or ``"flag"`` them as anomalies; they are never learned and
     are counted in ``n_skipped_`` / ``n_invalid_flagged_``.
 
+    Each valid point goes detector -> threshold -> alarm policy in one compiled step: the
+    detector scores it from the past, the threshold says whether the score is anomalous, and
+    the policy whether that anomaly is reported (see :mod:`oddwatch.alarms`).
+
     Parameters
     ----------
     detector
         Scores each point; default :class:`~oddwatch.detectors.DualSurpriseDetector`.
     threshold
-        Turns scores into flags; default ``detector.default_threshold()``: for the default
-        detector ``FixedThreshold(0.8)``, a false-alarm probability of 1e-4 per point under its
-        noise model.
+        Turns scores into flags; default :func:`default_threshold` of the detector: for the
+        default detector ``FixedThreshold(0.8)``, a false-alarm probability of 1e-4 per point
+        under its noise model.
     on_invalid
         ``"raise"``, ``"skip"`` or ``"flag"``.
+    alarm
+        The alarm policy; ``"default"`` is :func:`default_alarm`, ``None`` reports every point
+        above the threshold (:class:`~oddwatch.alarms.EveryPoint`).
 
     Examples
     --------
@@ -155,18 +245,24 @@ class Monitor(Component):
     False
     """
 
-    _param_specs = {"on_invalid": OptionParam(ON_INVALID)}
+    _on_invalid = OptionParam(ON_INVALID)
+    _waivers = {
+        "keyed_equals_standalone": "a Monitor is the standalone side of that check, which "
+        "every registered detector and threshold runs"
+    }
 
     def __init__(
         self,
         detector: Detector | None = None,
         threshold: Threshold | None = None,
         on_invalid: str = "raise",
+        alarm: AlarmPolicy | str | None = "default",
     ) -> None:
         self.detector = detector
         self.threshold = threshold
         self.on_invalid = on_invalid
-        check_params("Monitor", self._param_specs, {"on_invalid": on_invalid})
+        self.alarm = alarm
+        self._on_invalid.check("Monitor", "on_invalid", on_invalid)
         if detector is not None and not isinstance(detector, Detector):
             raise InvalidParameterError(
                 f"`detector` of Monitor must be an oddwatch Detector; got {detector!r}."
@@ -177,9 +273,12 @@ class Monitor(Component):
             )
         self.detector_: Detector = DualSurpriseDetector() if detector is None else detector
         self.threshold_: Threshold = (
-            self.detector_.default_threshold() if threshold is None else threshold
+            default_threshold(self.detector_) if threshold is None else threshold
         )
+        self.alarm_: AlarmPolicy = resolve_alarm(alarm, self.detector_, "Monitor")
         self._counters = np.zeros(3, dtype=np.int64)  # points, skipped, flagged invalid
+        self._out = np.empty(5)
+        self._point: Any = None
 
     @property
     def n_seen_(self) -> int:
@@ -194,58 +293,132 @@ class Monitor(Component):
     def n_invalid_flagged_(self) -> int:
         return int(self._counters[2])
 
-    def update(self, x: Any) -> Verdict:
-        """Score ``x`` from the past, flag it or not, then learn it."""
-        return self.update_many([x]).verdict(0)
+    def _kernel_args(self) -> tuple[Any, ...]:
+        d, t, a = self.detector_, self.threshold_, self.alarm_
+        return (
+            d._state,
+            d._kernel_params_,
+            t._state,
+            t._kernel_params_,
+            a._state,
+            a._kernel_params_,
+        )
 
-    def update_many(self, xs: Any) -> MonitorResult:
-        """:meth:`update` over ``xs`` in order, as arrays."""
-        values, invalid = _coerce(xs)
+    def update(self, x: Any) -> Verdict:
+        """Score ``x`` from the past, flag it or not, then learn it.
+
+        A finite ``float`` (or int) goes straight to the compiled step; anything else takes
+        the checked path of :meth:`update_many`.
+        """
+        if type(x) is not float or not math.isfinite(x):
+            if type(x) is int:
+                x = float(x)
+            else:
+                return self.update_many([x]).verdict(0)
+        point = self._point
+        if point is None:
+            point = self._point = entry_point(monitor_point, *self._kernel_args(), x, self._out)
+        out = self._out
+        point(*self._kernel_args(), x, out)
+        self._counters[0] += 1
+        return Verdict(
+            x,
+            float(out[0]),
+            float(out[1]),
+            bool(out[2]),
+            expected=float(out[3]),
+            scale=float(out[4]),
+        )
+
+    def update_many(self, xs: Any, *, assume_valid: bool = False) -> MonitorResult:
+        """:meth:`update` over ``xs`` in order, as arrays.
+
+        With ``assume_valid=True`` the caller guarantees ``xs`` is a 1-D float64 numpy array
+        of finite values (already checked, e.g. by a source that validated its chunk): the
+        conversion and the invalid-value scan are skipped. Passing anything else then gives
+        wrong results or a numba error, never a silently altered stream.
+        """
+        if assume_valid:
+            values = xs
+            invalid = np.zeros(values.shape[0], dtype=np.bool_)
+            n_invalid = 0
+        else:
+            values, invalid = _coerce(xs)
+            n_invalid = int(np.count_nonzero(invalid))
         n = values.shape[0]
-        if invalid.any() and self.on_invalid == "raise":
+        if n_invalid and self.on_invalid == "raise":
             i = int(np.argmax(invalid))
             raw = xs[i] if hasattr(xs, "__getitem__") else values[i]
             raise InvalidInputError(
                 f"Monitor got {raw!r} at index {i}; values must be finite numbers. "
                 "Use Monitor(on_invalid='skip' or 'flag') to tolerate them."
             )
-        valid = ~invalid
-        score = np.full(n, np.nan)
-        expected = np.full(n, np.nan)
-        scale = np.full(n, np.nan)
-        threshold = np.full(n, np.nan)
-        s, e, sc = self.detector_.explain_many(values[valid])
-        score[valid], expected[valid], scale[valid] = s, e, sc
-        threshold[valid] = self.threshold_.update_many(s)
-        with np.errstate(invalid="ignore"):
-            is_anomaly = score > threshold
-        n_invalid = int(invalid.sum())
-        if self.on_invalid == "flag":
-            is_anomaly |= invalid
-            self._counters[2] += n_invalid
-        else:
-            self._counters[1] += n_invalid
+        valid = values if not n_invalid else values[~invalid]
+        m = valid.shape[0]
+        score, threshold, expected, scale = (np.empty(m) for _ in range(4))
+        flag = np.empty(m, dtype=np.bool_)
+        monitor_block(*self._kernel_args(), valid, score, threshold, flag, expected, scale)
+        if n_invalid:
+            keep = ~invalid
+            score, threshold, expected, scale = (
+                _spread(a, keep) for a in (score, threshold, expected, scale)
+            )
+            flag = _spread_flags(flag, keep)
+            if self.on_invalid == "flag":
+                flag |= invalid
+                self._counters[2] += n_invalid
+            else:
+                self._counters[1] += n_invalid
         self._counters[0] += n
-        return MonitorResult(values, score, threshold, is_anomaly, invalid, expected, scale)
+        return MonitorResult(values, score, threshold, flag, invalid, expected, scale)
 
     def get_state(self) -> State:
         state = {f"detector.{k}": v for k, v in self.detector_.get_state().items()}
         state.update({f"threshold.{k}": v for k, v in self.threshold_.get_state().items()})
+        state.update({f"alarm.{k}": v for k, v in self.alarm_.get_state().items()})
         state["monitor.counters"] = self._counters.copy()
         return state
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> None:
-        from oddwatch._base import check_state
-
         check_state("Monitor", self.get_state(), state)
-        self.detector_.set_state(
-            {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("detector.")}
-        )
-        self.threshold_.set_state(
-            {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("threshold.")}
-        )
+        for prefix, part in (
+            ("detector.", self.detector_),
+            ("threshold.", self.threshold_),
+            ("alarm.", self.alarm_),
+        ):
+            part.set_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
         self._counters[...] = state["monitor.counters"]
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
         return {"detector": DualSurpriseDetector(**DualSurpriseDetector._test_params())}
+
+
+def resolve_alarm(alarm: Any, detector: Detector, owner: str) -> AlarmPolicy:
+    """The alarm policy in force for ``alarm`` ("default", None or a policy)."""
+    if isinstance(alarm, str) and alarm == "default":
+        policy = default_alarm(detector)
+    elif alarm is None:
+        policy = EveryPoint()
+    elif isinstance(alarm, AlarmPolicy):
+        policy = alarm
+    else:
+        raise InvalidParameterError(
+            f'`alarm` of {owner} must be an oddwatch AlarmPolicy, None or "default"; got '
+            f"{alarm!r}. Use oddwatch.alarms.QuietPeriod(...) or None."
+        )
+    policy.bind(detector.score_scale)
+    return policy
+
+
+def _spread(packed: FloatArray, where: BoolArray) -> FloatArray:
+    """``packed`` placed at the True entries of ``where``; ``nan`` elsewhere."""
+    out = np.full(where.shape[0], np.nan)
+    out[where] = packed
+    return out
+
+
+def _spread_flags(packed: BoolArray, where: BoolArray) -> BoolArray:
+    out = np.zeros(where.shape[0], dtype=np.bool_)
+    out[where] = packed
+    return out

@@ -2,11 +2,13 @@
 
 A file is a zip archive with ``meta.json`` (format, version, library version, the component's
 kind and parameters, a SHA-256 of every array and one of the metadata itself) and one
-``.npy`` entry per state array.
+``.npy`` entry per state array, named by its path in the component's state
+(``seasonal.history``, ``detector.calibrated.window``).
 Loading reads arrays with ``allow_pickle=False`` and maps ``kind`` through a closed registry of
 known classes; it never imports a name read from a file. A corrupt, truncated, foreign or
 newer-version file raises :class:`~oddwatch.errors.CheckpointError` naming the file and the
-problem.
+problem. Version 1 files (oddwatch 0.1, positional state) are refused with a message naming
+the version: their arrays have no names to map onto today's state.
 
 Examples
 --------
@@ -30,11 +32,11 @@ import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from oddwatch._base import Component
+from oddwatch._registry import kinds
 from oddwatch.errors import CheckpointError
 
 __all__ = [
@@ -46,36 +48,30 @@ __all__ = [
     "load_with_extra",
     "meta_digest",
     "read_meta",
-    "register",
     "registered_kinds",
     "save",
 ]
 
 FORMAT = "oddwatch.checkpoint"
-FORMAT_VERSION = 1
-
-_REGISTRY: dict[str, type[Component]] = {}
-C = TypeVar("C", bound=type[Component])
+FORMAT_VERSION = 2
 
 
-def register(cls: C) -> C:
-    """Class decorator: make ``cls`` loadable by its class name."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
+def registered_kinds() -> dict[str, type[Any]]:
+    """The classes :func:`load` can build, by name (every concrete component class)."""
+    import oddwatch  # noqa: F401  (importing the package defines every built-in class)
+
+    return kinds()
 
 
-def registered_kinds() -> dict[str, type[Component]]:
-    """The classes :func:`load` can build, by name."""
-    import oddwatch  # noqa: F401  (importing the package registers every built-in class)
-
-    return dict(_REGISTRY)
+def _is_component(value: Any) -> bool:
+    return kinds().get(type(value).__name__) is type(value)
 
 
-def encode_params(component: Component) -> dict[str, Any]:
+def encode_params(component: Any) -> dict[str, Any]:
     """``{"kind": ..., "params": ...}`` in plain JSON types; nested components recurse."""
 
     def encode(value: Any) -> Any:
-        if isinstance(value, Component):
+        if _is_component(value):
             return encode_params(value)
         if isinstance(value, tuple):
             return {"tuple": [encode(v) for v in value]}
@@ -89,7 +85,7 @@ def encode_params(component: Component) -> dict[str, Any]:
     }
 
 
-def decode_params(spec: Mapping[str, Any], where: str = "file") -> Component:
+def decode_params(spec: Mapping[str, Any], where: str = "file") -> Any:
     """Build the component described by :func:`encode_params` output (closed world)."""
     kinds = registered_kinds()
 
@@ -125,7 +121,7 @@ def meta_digest(meta: Mapping[str, Any]) -> str:
 
 
 def save(
-    component: Component, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
+    component: Any, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
 ) -> None:
     """Write ``component`` to ``path`` atomically (temporary file, fsync, rename).
 
@@ -203,6 +199,13 @@ def _check_header(meta: Any, where: str) -> None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{where}: not an oddwatch checkpoint (format is not {FORMAT!r}).")
     version = meta.get("version")
+    if version == 1:
+        raise CheckpointError(
+            f"{where}: checkpoint format version 1 (written by oddwatch "
+            f"{meta.get('library', '?')}) stored state by position; this oddwatch reads "
+            f"version {FORMAT_VERSION} (state named by path) and cannot map it. Rebuild the "
+            "checkpoint by re-running the stream with this version (oddwatch fit)."
+        )
     if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
         raise CheckpointError(
             f"{where}: checkpoint format version {version!r} (written by oddwatch "
@@ -213,12 +216,12 @@ def _check_header(meta: Any, where: str) -> None:
         raise CheckpointError(f"{where}: meta.json has no `arrays` table.")
 
 
-def load(path: str | os.PathLike[str]) -> Component:
+def load(path: str | os.PathLike[str]) -> Any:
     """Rebuild the component saved at ``path``; it continues exactly where it stopped."""
     return load_with_extra(path)[0]
 
 
-def load_with_extra(path: str | os.PathLike[str]) -> tuple[Component, dict[str, Any]]:
+def load_with_extra(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     """:func:`load`, plus the ``extra`` mapping given to :func:`save`."""
     meta, arrays = read_meta(path)
     component = decode_params(meta, str(path))

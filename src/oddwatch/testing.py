@@ -220,6 +220,48 @@ def check_bounded_state(factory: Factory) -> None:
         raise AssertionError(f"state grew from {small} to {large} bytes")
 
 
+def check_keyed_equals_standalone(factory: Factory) -> None:
+    """In a KeyedMonitor, each key gets bit for bit what a standalone Monitor gets.
+
+    A detector runs with its default threshold, a threshold behind a small z-score; three
+    keys' points are interleaved at random and compared field by field.
+    """
+    from oddwatch import KeyedMonitor, Monitor
+    from oddwatch.detectors import Detector, RollingZScore
+
+    def parts() -> dict[str, Any]:
+        component = factory()
+        if isinstance(component, Detector):
+            return {"detector": component}
+        return {"detector": RollingZScore(window_size=8), "threshold": component}
+
+    keys = np.array(["a", "b", "c"])
+    rng = np.random.default_rng(7)
+    streams = {str(k): stream_for(parts()["detector"], 400, seed=i) for i, k in enumerate(keys)}
+    order = rng.permutation(np.repeat(np.arange(3), 400))
+    seen = np.zeros(3, dtype=np.int64)
+    key_of, values = [], []
+    for k in order:
+        key_of.append(str(keys[k]))
+        values.append(streams[str(keys[k])][seen[k]])
+        seen[k] += 1
+    keyed = KeyedMonitor(**parts(), max_keys=3)
+    key_array = np.array(key_of)
+    value_array = np.array(values)
+    cut = len(values) // 3  # two batches, so state carries over between calls
+    first = keyed.update_many(key_array[:cut], value_array[:cut])
+    second = keyed.update_many(key_array[cut:], value_array[cut:])
+    for key in streams:
+        alone = Monitor(**parts()).update_many(streams[key])
+        mask = key_array == key
+        for field in ("score", "threshold", "expected", "scale"):
+            got = np.concatenate([getattr(first, field), getattr(second, field)])[mask]
+            _same(getattr(alone, field), got, f"keyed vs standalone {field} of key {key!r}")
+        flags = np.concatenate([first.is_anomaly, second.is_anomaly])[mask]
+        if not np.array_equal(alone.is_anomaly, flags):
+            raise AssertionError(f"keyed vs standalone flags of key {key!r} differ")
+
+
 def check_docstring_example(factory: Factory) -> None:
     """The class docstring carries a runnable example."""
     doc = inspect.getdoc(type(factory())) or ""
@@ -239,6 +281,7 @@ _CHECKS = {
     "docstring_example": check_docstring_example,
     "empty_input": check_empty_input,
     "input_not_mutated": check_input_not_mutated,
+    "keyed_equals_standalone": check_keyed_equals_standalone,
     "score_is_pure": check_score_is_pure,
 }
 

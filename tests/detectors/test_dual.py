@@ -49,7 +49,7 @@ def test_an_alarm_mutes_no_stronger_surprises_for_the_quiet_period():
     det = DualSurpriseDetector(season_length=40, quiet_period=30)
     scores = det.update_many(xs[:5001])  # ends on the spike at 5000
     assert scores[5000] > 0.8
-    left, peak = det.get_state()["dual_state"]
+    left, peak = det.get_state()["quiet"]
     assert left == 30 and peak == pytest.approx(_bits(scores[5000]))
     # the same spike again 10 points later is no stronger: muted
     later = det.update_many(np.r_[xs[5001:5010], xs[5000]])

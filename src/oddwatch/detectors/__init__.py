@@ -3,6 +3,7 @@
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors.calibrated_surprise import CalibratedSurpriseDetector
 from oddwatch.detectors.dual import DualSurpriseDetector
+from oddwatch.detectors.ewma import EWMAZScore
 from oddwatch.detectors.hst import HalfSpaceTrees
 from oddwatch.detectors.isolation_forest import IsolationForest
 from oddwatch.detectors.mad import RollingMADZScore
@@ -13,6 +14,7 @@ __all__ = [
     "CalibratedSurpriseDetector",
     "Detector",
     "DualSurpriseDetector",
+    "EWMAZScore",
     "HalfSpaceTrees",
     "IsolationForest",
     "RollingMADZScore",

@@ -9,84 +9,80 @@
 
 Scores are floats, higher is more anomalous, ``nan`` during warm-up (``warm_`` is False).
 Invalid values (NaN, inf, text, wrong shape) raise :class:`~oddwatch.errors.InvalidInputError`.
+A detector returns its surprise only: it holds no alarm level and no quiet period (the
+:class:`~oddwatch.Monitor`'s threshold and alarm stage decide what is flagged). It names
+the scale of its scores (``score_scale``) so the Monitor can pick a default threshold
+without the detector importing threshold classes:
+
+* ``"surprise"``: ``S / (1 + S)`` with ``S = -log10 p`` (0.8 is a 1-in-10,000 point);
+* ``"sustained_surprise"``: the same form, but saturating near each stream's alarm budget;
+* ``"sd"``: distances in standard deviations;
+* ``"rank"``: isolation or mass scores with no fixed meaning (use a quantile of the stream).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from oddwatch._base import KernelComponent
+from oddwatch._base import KernelComponent, param
+from oddwatch._dispatch import run_block_explained
 from oddwatch._typing import FloatArray
 from oddwatch._validation import IntParam
-from oddwatch.thresholds import FixedThreshold, QuantileThreshold, Threshold
 
-__all__ = ["Detector", "WindowDetector", "quantile_default_threshold"]
+__all__ = ["Detector", "ScoreScale", "WindowDetector"]
+
+ScoreScale = Literal["surprise", "sustained_surprise", "sd", "rank"]
 
 
 class Detector(KernelComponent):
     """Base class of every detector; see the module docstring for the contract."""
 
+    _abstract = True
+    score_scale: ClassVar[ScoreScale] = "surprise"
+
     @property
     def n_seen_(self) -> int:
         """Number of points learned so far."""
-        return int(self._state["counters"][0])
+        return int(self._state.counters[0])
 
     @property
     def warm_(self) -> bool:
-        """True once scores are no longer ``nan`` warm-up placeholders."""
-        raise NotImplementedError
+        """True once scores are no longer ``nan`` warm-up placeholders.
 
-    def default_threshold(self) -> Threshold:
-        """The threshold a :class:`~oddwatch.Monitor` uses with this detector when given none.
-
-        ``FixedThreshold(0.8)`` for scores of the form ``S / (1 + S)`` with ``S = -log10 p``
-        (0.8 is a 1-in-10,000 point); detectors whose scores mean something else override it.
-
-        >>> from oddwatch.detectors import SeasonalDetector
-        >>> SeasonalDetector().default_threshold()
-        FixedThreshold(value=0.8)
+        By default: once ``warmup`` points are learned, for detectors with that parameter.
         """
-        return FixedThreshold(0.8)
+        if "warmup" not in self._params:
+            raise NotImplementedError(f"{type(self).__name__} must define warm_")
+        return self.n_seen_ >= int(self.warmup)
 
     def explain_many(self, xs: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
         """:meth:`update_many`, plus the expected value and the residual scale per point.
 
-        Detectors without a forecast return ``nan`` for both; forecasting detectors override
-        this so a flag can say "93.1 is 7.2 sd above the expected 41.0".
+        Detectors without a forecast return ``nan`` for both; forecasting detectors register
+        a ``_forecast`` kernel so a flag can say "93.1 is 7.2 sd above the expected 41.0".
         """
-        scores = self.update_many(xs)
-        blank = np.full(scores.shape[0], np.nan)
-        return scores, blank, blank.copy()
+        arr = self._values(xs)
+        n = arr.shape[0]
+        out, expected, scale = np.empty(n), np.empty(n), np.empty(n)
+        run_block_explained(self._state, self._kernel_params_, arr, out, expected, scale)
+        return out, expected, scale
 
 
 class WindowDetector(Detector):
     """Base of detectors that score a point against the previous ``window_size`` points.
 
-    Subclasses set the kernels and ``_initial_state``; parameters, checks and ``warm_`` (the
-    window is full) are shared.
+    Subclasses set the kernel and ``_initial_state``; the parameter, its check and ``warm_``
+    (the window is full) are shared. Scores are in standard deviations.
     """
 
-    _param_specs = {"window_size": IntParam(low=2, hint="Use at least 2 points per window.")}
-
-    def __init__(self, window_size: int = 64) -> None:
-        self.window_size = window_size
-        self._setup()
+    _abstract = True
+    score_scale = "sd"
+    window_size: int = param(
+        default=64, check=IntParam(low=2, hint="Use at least 2 points per window.")
+    )
 
     @property
     def warm_(self) -> bool:
         return self.n_seen_ >= self.window_size
-
-    def default_threshold(self) -> Threshold:
-        """``FixedThreshold(4.0)``: the window detectors score in standard deviations."""
-        return FixedThreshold(4.0)
-
-
-def quantile_default_threshold(self: Detector) -> Threshold:
-    """``QuantileThreshold()`` (the stream's own 0.999 quantile), for scores with no fixed meaning.
-
-    Isolation and mass scores are ranks, not probabilities; a quantile of the score stream
-    flags about 1 point in 1,000 whatever their scale.
-    """
-    return QuantileThreshold()

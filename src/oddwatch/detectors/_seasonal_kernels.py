@@ -1,15 +1,16 @@
-"""The seasonal model's state layout and numba kernels, shared by the detectors built on it.
+"""The seasonal model's state, parameters and numba kernels, shared by the detectors built on it.
 
 :class:`~oddwatch.detectors.SeasonalDetector` runs :func:`step` on its own;
 :class:`~oddwatch.detectors.CalibratedSurpriseDetector` reads its forecast (:func:`forecast`,
-:func:`floored_scale`, :func:`seen_range`) and then runs :func:`step`; ``KeyedMonitor`` runs
-:func:`forecast` and :func:`step` on each key's rows. The state is ``history, profile, stats,
-counters, config, smooth`` (see ``SeasonalDetector._initial_state``).
+:func:`floored_scale`, :func:`seen_range`) and then runs :func:`step`. The state is a
+:class:`SeasonalState`; its float statistics and integer counters are small vectors indexed
+by the named constants below (one cache line each, shared by every helper kernel).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -18,8 +19,8 @@ from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._season import _ordered_detrended, estimate_period
 
 __all__ = [
-    "block",
-    "block_explained",
+    "SeasonalParams",
+    "SeasonalState",
     "floored_scale",
     "forecast",
     "season_length",
@@ -67,6 +68,32 @@ _TAIL_START = 5.0  # larger early on: _TAIL_START / (points scored + 1),
 _TAIL_RATE_CAP = 0.1  # but never above this
 _QUIET_WIDTH_POWER = 3.0  # quiet periods last quiet_period * tail_width ** this
 _MAX_QUIET_FACTOR = 100.0  # ... at most this many times quiet_period
+
+
+class SeasonalState(NamedTuple):
+    history: np.ndarray  # the last 2 * max_season_length values (ring), for season search
+    profile: np.ndarray  # seasonal offset per phase
+    stats: np.ndarray  # float statistics, indexed by _LEVEL, _VAR, ...
+    counters: np.ndarray  # integer counters, indexed by _N_SEEN, _PERIOD, ...
+    smooth: np.ndarray  # the last `smoothing` capped residuals (ring)
+
+
+class SeasonalParams(NamedTuple):
+    level_rate: float
+    season_rate: float
+    scale_rate: float
+    clip: float
+    change_threshold: float
+    warmup: int
+    fixed_period: int  # -1: estimate the season online, 0: none, else its length
+    min_period: int
+    max_period: int
+    min_season_correlation: float
+    range_margin: float
+    alarm_level: float
+    quiet_period: int
+    tail_quantile: float
+    gaussian_quantile: float  # the tail_quantile quantile of |z| for Gaussian noise
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -231,18 +258,18 @@ def _surprise(
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _tail_width(stats: np.ndarray, config: np.ndarray, z: float, learned: int) -> float:
+def _tail_width(stats: np.ndarray, params: SeasonalParams, z: float, learned: int) -> float:
     """How much wider than Gaussian the residuals' tail is (>= 1), then learn from ``|z|``.
 
-    A running estimate ``q`` of the ``config[13]`` quantile of ``|z|`` (stochastic
+    A running estimate ``q`` of the ``tail_quantile`` quantile of ``|z|`` (stochastic
     approximation; relative step ``_TAIL_START / (learned + 1)`` clipped to
     ``[_TAIL_RATE, _TAIL_RATE_CAP]``, so it settles fast and then moves slowly;
     ``learned`` = points scored before this one) is compared with the Gaussian one,
-    ``config[14]``: heavy-tailed residuals (``q`` above it) widen the scale used for scoring
+    ``gaussian_quantile``: heavy-tailed residuals (``q`` above it) widen the scale used for scoring
     by ``q / gaussian``, so a stream that is often 6-sigma away needs a bigger excursion to
-    surprise. 1 when ``config[13]`` is 0 (off). The estimate is learned after it is used.
+    surprise. 1 when ``tail_quantile`` is 0 (off). The estimate is learned after it is used.
     """
-    level, gaussian = config[13], config[14]
+    level, gaussian = params.tail_quantile, params.gaussian_quantile
     if level <= 0.0:
         return 1.0
     q = stats[_TAIL_QUANTILE]
@@ -256,24 +283,18 @@ def _tail_width(stats: np.ndarray, config: np.ndarray, z: float, learned: int) -
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def step(
-    history: np.ndarray,
-    profile: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    smooth: np.ndarray,
-    x: float,
-) -> float:
-    level_rate, season_rate, scale_rate, clip, change_threshold = config[:5]
-    warmup, fixed_period, min_period, max_period = (
-        int(config[5]),
-        int(config[6]),
-        int(config[7]),
-        int(config[8]),
+def step(state: SeasonalState, params: SeasonalParams, x: float) -> float:
+    """Score ``x`` against the forecast, then learn it (see ``SeasonalDetector``)."""
+    history, profile, stats, counters, smooth = state
+    level_rate, season_rate, scale_rate = params.level_rate, params.season_rate, params.scale_rate
+    clip, change_threshold, warmup = params.clip, params.change_threshold, params.warmup
+    fixed_period, min_period, max_period = params.fixed_period, params.min_period, params.max_period
+    min_corr = params.min_season_correlation
+    range_margin, alarm_level, quiet_period = (
+        params.range_margin,
+        params.alarm_level,
+        params.quiet_period,
     )
-    min_corr = config[9]
-    range_margin, alarm_level, quiet_period = config[10], config[11], int(config[12])
     n = counters[_N_SEEN]
     period = counters[_PERIOD]
     score = math.nan
@@ -288,7 +309,7 @@ def step(
         stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
         counters[_STUCK_RUN] = stuck_run
         if n >= warmup:
-            tail_width = _tail_width(stats, config, z, n - warmup)
+            tail_width = _tail_width(stats, params, z, n - warmup)
             bits = -math.log10(
                 max(_surprise(smooth, stats, counters, z / tail_width, x, range_margin), 1e-300)
             )
@@ -350,33 +371,7 @@ def step(
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def block(
-    history: np.ndarray,
-    profile: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    smooth: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = step(history, profile, stats, counters, config, smooth, xs[i])
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def block_explained(
-    history: np.ndarray,
-    profile: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    smooth: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-    expected: np.ndarray,
-    scale: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        expected[i], scale[i] = forecast(profile, stats, counters)
-        out[i] = step(history, profile, stats, counters, config, smooth, xs[i])
+def seasonal_forecast(state: SeasonalState, params: SeasonalParams) -> tuple[float, float]:
+    """:func:`forecast` of a whole seasonal state (the detector's ``_forecast`` kernel)."""
+    expected, scale = forecast(state.profile, state.stats, state.counters)
+    return expected, scale

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
+from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors._seasonal_kernels import (
+    SeasonalParams,
+    SeasonalState,
     beyond_range,
     floored_scale,
     forecast,
@@ -22,10 +24,8 @@ from oddwatch.detectors._seasonal_kernels import (
 )
 from oddwatch.detectors._seasonal_kernels import step as seasonal_step
 from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
-from oddwatch.persist import register
-from oddwatch.thresholds import FixedThreshold, Threshold
 
-__all__ = ["CalibratedSurpriseDetector", "step_both"]
+__all__ = ["CalibratedParams", "CalibratedState", "CalibratedSurpriseDetector", "step_both"]
 
 # indices into the float statistics
 _MEAN, _SPREAD, _EXCEED_RATE, _EXCESS, _PEAK = range(5)
@@ -35,6 +35,24 @@ _N_SEEN, _N_CALIBRATED = range(2)
 _MIN_SPREAD = 1e-8
 _EXCESS_SPEEDUP = 20.0  # the mean excess above the tail level adapts this much faster
 _SQRT2 = math.sqrt(2.0)
+
+
+class CalibratedState(NamedTuple):
+    seasonal: SeasonalState  # the forecast
+    window: np.ndarray  # the last `smoothing` capped deviations (ring)
+    stats: np.ndarray  # calibration statistics, indexed by _MEAN, _SPREAD, ...
+    counters: np.ndarray  # [points seen, averages calibrated]
+
+
+class CalibratedParams(NamedTuple):
+    seasonal: SeasonalParams
+    warmup: int
+    cap: float
+    memory: float
+    tail_level: float
+    range_margin: float
+    range_surprise: float
+    decay: float  # per-point factor of the remembered peak: 0.5 ** (1 / half_life)
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -72,25 +90,15 @@ def _calibrated(
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def step_both(
-    history: np.ndarray,
-    profile: np.ndarray,
-    seasonal_stats: np.ndarray,
-    seasonal_counters: np.ndarray,
-    seasonal_config: np.ndarray,
-    seasonal_smooth: np.ndarray,
-    window: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    x: float,
-) -> tuple[float, float]:
+def step_both(state: CalibratedState, params: CalibratedParams, x: float) -> tuple[float, float]:
     """Score ``x`` (calibrated surprise, and the seasonal kernel's own point score), then learn."""
-    warmup, cap, memory, tail_level = int(config[0]), config[1], config[2], config[3]
-    range_margin, range_surprise, decay = config[4], config[5], config[6]
+    seasonal, window, stats, counters = state
+    warmup, cap, memory, tail_level = params.warmup, params.cap, params.memory, params.tail_level
+    range_margin, range_surprise, decay = params.range_margin, params.range_surprise, params.decay
+    seasonal_stats = seasonal.stats
     n = counters[_N_SEEN]
     # the seasonal forecast and residual scale in force before x is learned
-    expected, scale = forecast(profile, seasonal_stats, seasonal_counters)
+    expected, scale = forecast(seasonal.profile, seasonal_stats, seasonal.counters)
     scale = floored_scale(seasonal_stats, scale)
     lowest, highest = seen_range(seasonal_stats)
     # no forecast exists for the first point: count it as a maximal deviation (the prior)
@@ -105,75 +113,16 @@ def step_both(
         fresh = surprise if surprise > previous else 0.0
         stats[_PEAK] = max(previous, surprise)
         score = fresh / (1.0 + fresh)
-    point = seasonal_step(
-        history, profile, seasonal_stats, seasonal_counters, seasonal_config, seasonal_smooth, x
-    )
+    point = seasonal_step(seasonal, params.seasonal, x)
     counters[_N_SEEN] = n + 1
     return score, point
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _step(
-    history: np.ndarray,
-    profile: np.ndarray,
-    seasonal_stats: np.ndarray,
-    seasonal_counters: np.ndarray,
-    seasonal_config: np.ndarray,
-    seasonal_smooth: np.ndarray,
-    window: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    x: float,
-) -> float:
-    both = step_both(
-        history,
-        profile,
-        seasonal_stats,
-        seasonal_counters,
-        seasonal_config,
-        seasonal_smooth,
-        window,
-        stats,
-        counters,
-        config,
-        x,
-    )
-    return float(both[0])
+def _step(state: CalibratedState, params: CalibratedParams, x: float) -> float:
+    return float(step_both(state, params, x)[0])
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _block(
-    history: np.ndarray,
-    profile: np.ndarray,
-    seasonal_stats: np.ndarray,
-    seasonal_counters: np.ndarray,
-    seasonal_config: np.ndarray,
-    seasonal_smooth: np.ndarray,
-    window: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = _step(
-            history,
-            profile,
-            seasonal_stats,
-            seasonal_counters,
-            seasonal_config,
-            seasonal_smooth,
-            window,
-            stats,
-            counters,
-            config,
-            xs[i],
-        )
-
-
-@register
 class CalibratedSurpriseDetector(Detector):
     """Seasonal-forecast residuals, calibrated per stream, reported once per surprise peak.
 
@@ -246,98 +195,68 @@ class CalibratedSurpriseDetector(Detector):
     ([0.0, 0.0, 0.75, 0.761, 0.0], 1501)
     """
 
-    _param_specs = {
-        "max_season_length": IntParam(low=4, high=100_000),
-        "warmup": IntParam(low=2),
-        "smoothing": IntParam(low=1, high=10_000),
-        "cap": FloatParam(0.0, None, low_open=True),
-        "memory": FloatParam(0.0, 1.0, low_open=True),
-        "tail_level": FloatParam(0.0, None, low_open=True),
-        "range_margin": FloatParam(0.0, None),
-        "range_surprise": FloatParam(0.0, None),
-        "half_life": FloatParam(0.0, None, low_open=True),
-    }
+    score_scale = "sustained_surprise"
+    season_length: int | None = param(default=None)
+    max_season_length: int = param(default=1024, check=IntParam(low=4, high=100_000))
+    warmup: int = param(default=150, check=IntParam(low=2))
+    smoothing: int = param(default=10, check=IntParam(low=1, high=10_000))
+    cap: float = param(default=10.0, check=FloatParam(0.0, None, low_open=True))
+    memory: float = param(default=0.0002, check=FloatParam(0.0, 1.0, low_open=True))
+    tail_level: float = param(default=2.5, check=FloatParam(0.0, None, low_open=True))
+    range_margin: float = param(default=0.05, check=FloatParam(0.0, None))
+    range_surprise: float = param(default=3.0, check=FloatParam(0.0, None))
+    half_life: float = param(default=100.0, check=FloatParam(0.0, None, low_open=True))
+    State = CalibratedState
+    Params = CalibratedParams
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def __init__(
-        self,
-        season_length: int | None = None,
-        max_season_length: int = 1024,
-        warmup: int = 150,
-        smoothing: int = 10,
-        cap: float = 10.0,
-        memory: float = 0.0002,
-        tail_level: float = 2.5,
-        range_margin: float = 0.05,
-        range_surprise: float = 3.0,
-        half_life: float = 100.0,
-    ) -> None:
-        self.season_length = season_length
-        self.max_season_length = max_season_length
-        self.warmup = warmup
-        self.smoothing = smoothing
-        self.cap = cap
-        self.memory = memory
-        self.tail_level = tail_level
-        self.range_margin = range_margin
-        self.range_surprise = range_surprise
-        self.half_life = half_life
-        self._setup()
-
-    def _check_param_combination(self) -> None:
+    def _check_combination(self) -> None:
         check_season_length("CalibratedSurpriseDetector", self.season_length)
 
-    def _initial_state(self) -> State:
-        forecaster = SeasonalDetector(
+    def _forecaster(self) -> SeasonalDetector:
+        return SeasonalDetector(
             season_length=self.season_length,
             max_season_length=self.max_season_length,
             warmup=self.warmup,
         )
-        seasonal = forecaster.get_state()
-        config = np.array(
-            [
-                self.warmup,
-                self.cap,
-                self.memory,
-                self.tail_level,
-                self.range_margin,
-                self.range_surprise,
-                math.exp(-math.log(2.0) / self.half_life),
-            ]
-        )
-        return {
-            "history": seasonal["history"],
-            "profile": seasonal["profile"],
-            "seasonal_stats": seasonal["stats"],
-            "seasonal_counters": seasonal["counters"],
-            "seasonal_config": seasonal["config"],
-            "seasonal_smooth": seasonal["smooth"],
-            "window": np.zeros(self.smoothing),
-            "stats": np.zeros(_N_STATS),
-            "counters": np.zeros(2, dtype=np.int64),
-            "config": config,
-        }
 
-    @property
-    def warm_(self) -> bool:
-        return self.n_seen_ >= self.warmup
+    def _kernel_params(self) -> CalibratedParams:
+        return calibrated_params(self, self._forecaster()._kernel_params_)
 
-    def default_threshold(self) -> Threshold:
-        """``FixedThreshold(0.7)``: the surprise saturates near each stream's alarm budget.
-
-        Scores rarely reach 0.8, so the usual default would flag almost nothing. 0.7 is where
-        NAB's optimiser puts the threshold for this detector (0.696): chosen on that corpus,
-        and sharp there (own flags 58.8 standard at 0.7, 12.2 at 0.65, 13.9 at 0.75). On other
-        data, check the flag rate and adjust.
-        """
-        return FixedThreshold(0.7)
+    def _initial_state(self) -> CalibratedState:
+        return calibrated_state(self, self._forecaster()._state)
 
     @property
     def period_(self) -> int:
         """Season length in use by the forecast (0 while none is known)."""
-        return season_length(self._state["seasonal_counters"])
+        return season_length(self._state.seasonal.counters)
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
         return {"max_season_length": 32, "warmup": 8, "smoothing": 3, "half_life": 20.0}
+
+
+def calibrated_params(
+    detector: CalibratedSurpriseDetector | Any, seasonal: SeasonalParams
+) -> CalibratedParams:
+    """The kernel parameters of a calibrated surprise built on the ``seasonal`` forecast."""
+    return CalibratedParams(
+        seasonal=seasonal,
+        warmup=int(detector.warmup),
+        cap=float(detector.cap),
+        memory=float(detector.memory),
+        tail_level=float(detector.tail_level),
+        range_margin=float(detector.range_margin),
+        range_surprise=float(detector.range_surprise),
+        decay=math.exp(-math.log(2.0) / detector.half_life),
+    )
+
+
+def calibrated_state(detector: Any, seasonal: SeasonalState) -> CalibratedState:
+    """An empty calibrated surprise over the ``seasonal`` forecast state."""
+    return CalibratedState(
+        seasonal=seasonal,
+        window=np.zeros(detector.smoothing),
+        stats=np.zeros(_N_STATS),
+        counters=np.zeros(2, dtype=np.int64),
+    )

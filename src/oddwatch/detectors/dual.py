@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import FloatArray, State
+from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
-from oddwatch.detectors._seasonal_kernels import (
-    _QUIET_SCORE,
-    forecast,
-    season_length,
+from oddwatch.detectors._seasonal_kernels import _QUIET_SCORE, forecast, season_length
+from oddwatch.detectors.calibrated_surprise import (
+    CalibratedParams,
+    CalibratedState,
+    CalibratedSurpriseDetector,
+    calibrated_params,
+    calibrated_state,
+    step_both,
 )
-from oddwatch.detectors.calibrated_surprise import CalibratedSurpriseDetector, step_both
 from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
-from oddwatch.persist import register
 
 __all__ = ["DualSurpriseDetector"]
 
-_QUIET_LEFT, _QUIET_PEAK = range(2)  # indices into dual_state
+
+class DualState(NamedTuple):
+    calibrated: CalibratedState  # its forecast is the point detector's seasonal state
+    quiet: np.ndarray  # [points left in the quiet period, surprise of the alarm that began it]
+
+
+class DualParams(NamedTuple):
+    calibrated: CalibratedParams
+    promote_level: float  # as a surprise S, from the score promote_level
+    promote: float
+    alarm_level: float
+    quiet_period: int
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -33,39 +46,11 @@ def _bits(score: float) -> float:
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _step(
-    history: np.ndarray,
-    profile: np.ndarray,
-    seasonal_stats: np.ndarray,
-    seasonal_counters: np.ndarray,
-    seasonal_config: np.ndarray,
-    seasonal_smooth: np.ndarray,
-    window: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    dual_config: np.ndarray,
-    dual_state: np.ndarray,
-    x: float,
-) -> float:
-    both = step_both(
-        history,
-        profile,
-        seasonal_stats,
-        seasonal_counters,
-        seasonal_config,
-        seasonal_smooth,
-        window,
-        stats,
-        counters,
-        config,
-        x,
-    )
-    calibrated, point = float(both[0]), float(both[1])
-    promote_level, promote, alarm_level, quiet_period = dual_config[:4]
+def _step(state: DualState, params: DualParams, x: float) -> float:
+    calibrated, point = step_both(state.calibrated, params.calibrated, x)
     sustained: float = _bits(calibrated)
-    if sustained >= promote_level:
-        sustained *= promote
+    if sustained >= params.promote_level:
+        sustained *= params.promote
     score = point  # as SeasonalDetector scored it, bit for bit (nan in warm-up)
     surprise = _bits(point)
     if sustained > surprise:
@@ -73,90 +58,24 @@ def _step(
         score = sustained / (1.0 + sustained)
     # one alarm per anomaly across both surprises: for quiet_period points after an alarm,
     # a surprise no stronger than the alarm's is muted (capped at 0.5)
-    if dual_state[_QUIET_LEFT] > 0.0:
-        dual_state[_QUIET_LEFT] -= 1.0
-        if surprise <= dual_state[_QUIET_PEAK]:
-            return min(score, _QUIET_SCORE)
-    if score >= alarm_level:
-        dual_state[_QUIET_LEFT] = quiet_period
-        dual_state[_QUIET_PEAK] = surprise
-    return score
+    quiet = state.quiet
+    if quiet[0] > 0.0:
+        quiet[0] -= 1.0
+        if surprise <= quiet[1]:
+            return float(min(score, _QUIET_SCORE))
+    if score >= params.alarm_level:
+        quiet[0] = params.quiet_period
+        quiet[1] = surprise
+    return float(score)
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _block(
-    history: np.ndarray,
-    profile: np.ndarray,
-    seasonal_stats: np.ndarray,
-    seasonal_counters: np.ndarray,
-    seasonal_config: np.ndarray,
-    seasonal_smooth: np.ndarray,
-    window: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    dual_config: np.ndarray,
-    dual_state: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = _step(
-            history,
-            profile,
-            seasonal_stats,
-            seasonal_counters,
-            seasonal_config,
-            seasonal_smooth,
-            window,
-            stats,
-            counters,
-            config,
-            dual_config,
-            dual_state,
-            xs[i],
-        )
+def _forecast(state: DualState, params: DualParams) -> tuple[float, float]:
+    seasonal = state.calibrated.seasonal
+    expected, scale = forecast(seasonal.profile, seasonal.stats, seasonal.counters)
+    return expected, scale
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _block_explained(
-    history: np.ndarray,
-    profile: np.ndarray,
-    seasonal_stats: np.ndarray,
-    seasonal_counters: np.ndarray,
-    seasonal_config: np.ndarray,
-    seasonal_smooth: np.ndarray,
-    window: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    dual_config: np.ndarray,
-    dual_state: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-    expected: np.ndarray,
-    scale: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        expected[i], scale[i] = forecast(profile, seasonal_stats, seasonal_counters)
-        out[i] = _step(
-            history,
-            profile,
-            seasonal_stats,
-            seasonal_counters,
-            seasonal_config,
-            seasonal_smooth,
-            window,
-            stats,
-            counters,
-            config,
-            dual_config,
-            dual_state,
-            xs[i],
-        )
-
-
-@register
 class DualSurpriseDetector(Detector):
     """One seasonal forecast, scored as a lone point and as a sustained, calibrated surprise.
 
@@ -227,83 +146,62 @@ class DualSurpriseDetector(Detector):
     (50, True, [1000])
     """
 
-    _param_specs = {
-        "max_season_length": IntParam(low=4, high=100_000),
-        "warmup": IntParam(low=2),
-        "calibrated_warmup": IntParam(low=2),
-        "smoothing": IntParam(low=1, high=10_000),
-        "half_life": FloatParam(0.0, None, low_open=True),
-        "quiet_period": IntParam(low=0),
-        "promote_level": FloatParam(0.0, 1.0, high_open=True),
-        "promote": FloatParam(1.0, None),
-    }
+    season_length: int | None = param(default=None)
+    max_season_length: int = param(default=1024, check=IntParam(low=4, high=100_000))
+    warmup: int = param(default=64, check=IntParam(low=2))
+    calibrated_warmup: int = param(default=500, check=IntParam(low=2))
+    smoothing: int = param(default=10, check=IntParam(low=1, high=10_000))
+    half_life: float = param(default=100.0, check=FloatParam(0.0, None, low_open=True))
+    quiet_period: int = param(default=50, check=IntParam(low=0))
+    promote_level: float = param(default=0.72, check=FloatParam(0.0, 1.0, high_open=True))
+    promote: float = param(default=3.0, check=FloatParam(1.0, None))
+    State = DualState
+    Params = DualParams
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
+    _forecast = staticmethod(_forecast)
 
-    def __init__(
-        self,
-        season_length: int | None = None,
-        max_season_length: int = 1024,
-        warmup: int = 64,
-        calibrated_warmup: int = 500,
-        smoothing: int = 10,
-        half_life: float = 100.0,
-        quiet_period: int = 50,
-        promote_level: float = 0.72,
-        promote: float = 3.0,
-    ) -> None:
-        self.season_length = season_length
-        self.max_season_length = max_season_length
-        self.warmup = warmup
-        self.calibrated_warmup = calibrated_warmup
-        self.smoothing = smoothing
-        self.half_life = half_life
-        self.quiet_period = quiet_period
-        self.promote_level = promote_level
-        self.promote = promote
-        self._setup()
-
-    def _check_param_combination(self) -> None:
+    def _check_combination(self) -> None:
         check_season_length("DualSurpriseDetector", self.season_length)
 
-    def _initial_state(self) -> State:
-        state = CalibratedSurpriseDetector(
-            season_length=self.season_length,
-            max_season_length=self.max_season_length,
-            warmup=self.calibrated_warmup,
-            smoothing=self.smoothing,
-            half_life=self.half_life,
-        )._initial_state()
-        # the shared forecast is the point detector's (its own warm-up and quiet period)
-        point = SeasonalDetector(
+    def _point(self) -> SeasonalDetector:
+        """The point surprise; its forecast is the one both surprises share."""
+        return SeasonalDetector(
             season_length=self.season_length,
             max_season_length=self.max_season_length,
             warmup=self.warmup,
             quiet_period=self.quiet_period,
         )
-        for name, array in point._initial_state().items():
-            state[name if name in ("history", "profile") else f"seasonal_{name}"] = array
+
+    def _kernel_params(self) -> DualParams:
+        point = self._point()
+        calibrated = calibrated_params(self._sustained(), point._kernel_params_)
         level = self.promote_level / (1.0 - self.promote_level)
-        state["dual_config"] = np.array([level, self.promote, point.alarm_level, self.quiet_period])
-        state["dual_state"] = np.zeros(2)
-        return state
+        return DualParams(
+            calibrated, level, float(self.promote), point.alarm_level, self.quiet_period
+        )
+
+    def _sustained(self) -> CalibratedSurpriseDetector:
+        """The sustained surprise's parameters (its own forecast state is not used)."""
+        return CalibratedSurpriseDetector(
+            season_length=self.season_length,
+            max_season_length=self.max_season_length,
+            warmup=self.calibrated_warmup,
+            smoothing=self.smoothing,
+            half_life=self.half_life,
+        )
+
+    def _initial_state(self) -> DualState:
+        calibrated = calibrated_state(self._sustained(), self._point()._state)
+        return DualState(calibrated, np.zeros(2))
 
     @property
-    def warm_(self) -> bool:
-        return self.n_seen_ >= self.warmup
+    def n_seen_(self) -> int:
+        return int(self._state.calibrated.counters[0])
 
     @property
     def period_(self) -> int:
         """Season length in use by the forecast (0 while none is known)."""
-        return season_length(self._state["seasonal_counters"])
-
-    def explain_many(self, xs: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
-        arr = self._values(xs)
-        out = np.empty(arr.shape[0])
-        expected = np.empty(arr.shape[0])
-        scale = np.empty(arr.shape[0])
-        _block_explained(*self._args, arr, out, expected, scale)
-        return out, expected, scale
+        return season_length(self._state.calibrated.seasonal.counters)
 
     @staticmethod
     def _test_params() -> dict[str, Any]:

@@ -3,30 +3,38 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
+from oddwatch._base import param
 from oddwatch._validation import BoolParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.detectors._base import Detector, quantile_default_threshold
+from oddwatch.detectors._base import Detector
 from oddwatch.detectors._half_space import build_trees, mass, mass_and_learn, mass_score
 from oddwatch.errors import InvalidParameterError
-from oddwatch.persist import register
 
 __all__ = ["HalfSpaceTrees"]
 
 # indices into the int64 counters: points seen, index of the latest window, shingles in it
 _N_SEEN, _WINDOW, _IN_WINDOW = range(3)
-# indices into the int64 config vector
-_WINDOW_SIZE, _SHINGLE_SIZE, _HEIGHT, _RESCALE = range(4)
 # indices into the float scale vector: value mapped to 0 and width mapped to 1
 _LOW, _SPAN = range(2)
 _MAX_STATE_BYTES = 2**31
 # bytes per tree and leaf: 16 per node (two int32 masses, an int64 stamp) + 9 per split
 _BYTES_PER_LEAF = 41
+
+
+class HalfSpaceState(NamedTuple):
+    history: np.ndarray  # raw values of the last window (ring), for shingles and rescaling
+    split_dim: np.ndarray  # per tree and internal node: the dimension it splits
+    split_value: np.ndarray  # and where
+    reference_mass: np.ndarray  # per tree and node: mass in the reference window
+    latest_mass: np.ndarray  # mass in the latest window
+    mass_window: np.ndarray  # the window the latest mass belongs to (lazy swap)
+    scale: np.ndarray  # [low, span]: values are scaled as (x - low) / span
+    counters: np.ndarray  # [points seen, index of the latest window, shingles in it]
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -64,21 +72,13 @@ def _calibrate(history: np.ndarray, scale: np.ndarray, first: bool) -> None:
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _step(
-    history: np.ndarray,
-    split_dim: np.ndarray,
-    split_value: np.ndarray,
-    reference_mass: np.ndarray,
-    latest_mass: np.ndarray,
-    mass_window: np.ndarray,
-    scale: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    x: float,
-) -> float:
+def _step(state: HalfSpaceState, params: Any, x: float) -> float:
+    history, split_dim, split_value, reference_mass, latest_mass, mass_window, scale, counters = (
+        state
+    )
     n = counters[_N_SEEN]
     window = counters[_WINDOW]
-    window_size, shingle_size, height = config[_WINDOW_SIZE], config[_SHINGLE_SIZE], config[_HEIGHT]
+    window_size, shingle_size, height = params.window_size, params.shingle_size, params.height
     trees = (split_dim, split_value, reference_mass, latest_mass, mass_window)
     u = np.empty(shingle_size)
     node = np.empty(split_dim.shape[0], dtype=np.int64)
@@ -100,7 +100,7 @@ def _step(
     counters[_IN_WINDOW] += 1
     if counters[_IN_WINDOW] == window_size:
         counters[_IN_WINDOW] = 0
-        if config[_RESCALE]:  # rescale, relearn the window as window + 1, skip to window + 2
+        if params.rescale:  # rescale, relearn the window as window + 1, skip to window + 2
             _calibrate(history, scale, False)
             for j in range(n - window_size + 1, n + 1):
                 _shingle(history, scale, j, history[j % size], u)
@@ -112,49 +112,25 @@ def _step(
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _block(
-    history: np.ndarray,
-    split_dim: np.ndarray,
-    split_value: np.ndarray,
-    reference_mass: np.ndarray,
-    latest_mass: np.ndarray,
-    mass_window: np.ndarray,
-    scale: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    trees = (split_dim, split_value, reference_mass, latest_mass, mass_window)
-    for i in range(xs.shape[0]):
-        out[i] = _step(history, *trees, scale, counters, config, xs[i])
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _peek(
-    history: np.ndarray,
-    split_dim: np.ndarray,
-    split_value: np.ndarray,
-    reference_mass: np.ndarray,
-    latest_mass: np.ndarray,
-    mass_window: np.ndarray,
-    scale: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    x: float,
-) -> float:
+def _peek(state: HalfSpaceState, params: Any, x: float) -> float:
     """The score :func:`_step` would return for ``x``, writing nothing."""
-    window = counters[_WINDOW]
+    window = state.counters[_WINDOW]
     if window == 0:
         return math.nan
-    u = np.empty(config[_SHINGLE_SIZE])
-    _shingle(history, scale, counters[_N_SEEN], x, u)
-    trees = (split_dim, split_value, reference_mass, latest_mass, mass_window)
-    total = mass(*trees, u, window, config[_WINDOW_SIZE])
-    return float(mass_score(total, split_value.shape[0], config[_WINDOW_SIZE], config[_HEIGHT]))
+    u = np.empty(params.shingle_size)
+    _shingle(state.history, state.scale, state.counters[_N_SEEN], x, u)
+    trees = (
+        state.split_dim,
+        state.split_value,
+        state.reference_mass,
+        state.latest_mass,
+        state.mass_window,
+    )
+    total = mass(*trees, u, window, params.window_size)
+    n_trees = state.split_value.shape[0]
+    return float(mass_score(total, n_trees, params.window_size, params.height))
 
 
-@register
 class HalfSpaceTrees(Detector):
     """Streaming Half-Space Trees: a point is anomalous when few recent points share its cell.
 
@@ -225,35 +201,17 @@ class HalfSpaceTrees(Detector):
     [0.5, 0.72, 0.77, 0.5]
     """
 
-    _param_specs = {
-        "n_trees": IntParam(low=1, high=1024),
-        "height": IntParam(low=1, high=24),
-        "window_size": IntParam(low=2, high=1_000_000),
-        "shingle_size": IntParam(low=1, high=64),
-        "seed": IntParam(low=0, high=2**63 - 1),
-        "rescale": BoolParam(),
-    }
+    score_scale = "rank"
+    n_trees: int = param(default=25, check=IntParam(low=1, high=1024))
+    height: int = param(default=15, check=IntParam(low=1, high=24))
+    window_size: int = param(default=250, check=IntParam(low=2, high=1_000_000))
+    shingle_size: int = param(default=2, check=IntParam(low=1, high=64))
+    seed: int = param(default=0, check=IntParam(low=0, high=2**63 - 1))
+    rescale: bool = param(default=True, check=BoolParam())
+    State = HalfSpaceState
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def __init__(
-        self,
-        n_trees: int = 25,
-        height: int = 15,
-        window_size: int = 250,
-        shingle_size: int = 2,
-        seed: int = 0,
-        rescale: bool = True,
-    ) -> None:
-        self.n_trees = n_trees
-        self.height = height
-        self.window_size = window_size
-        self.shingle_size = shingle_size
-        self.seed = seed
-        self.rescale = rescale
-        self._setup()
-
-    def _check_param_combination(self) -> None:
+    def _check_combination(self) -> None:
         n_bytes = self.n_trees * _BYTES_PER_LEAF * 2**self.height
         if n_bytes > _MAX_STATE_BYTES:
             raise InvalidParameterError(
@@ -262,7 +220,7 @@ class HalfSpaceTrees(Detector):
                 "limit is 2 GiB: lower `height` (one less halves the memory) or `n_trees`."
             )
 
-    def _initial_state(self) -> State:
+    def _initial_state(self) -> HalfSpaceState:
         n_internal = 2**self.height - 1
         n_nodes = 2 * n_internal + 1
         split_dim = np.zeros((self.n_trees, n_internal), dtype=np.int8)
@@ -270,44 +228,39 @@ class HalfSpaceTrees(Detector):
         build_trees(
             np.array([self.seed], dtype=np.uint64), split_dim, split_value, self.shingle_size
         )
-        return {
-            "history": np.zeros(self.window_size + self.shingle_size - 1),
-            "split_dim": split_dim,
-            "split_value": split_value,
-            "reference_mass": np.zeros((self.n_trees, n_nodes), dtype=np.int32),
-            "latest_mass": np.zeros((self.n_trees, n_nodes), dtype=np.int32),
-            "mass_window": np.zeros((self.n_trees, n_nodes), dtype=np.int64),
-            "scale": np.array([0.0, 1.0]),
-            "counters": np.zeros(3, dtype=np.int64),
-            "config": np.array(
-                [self.window_size, self.shingle_size, self.height, self.rescale], dtype=np.int64
-            ),
-        }
+        return HalfSpaceState(
+            np.zeros(self.window_size + self.shingle_size - 1),
+            split_dim,
+            split_value,
+            np.zeros((self.n_trees, n_nodes), dtype=np.int32),
+            np.zeros((self.n_trees, n_nodes), dtype=np.int32),
+            np.zeros((self.n_trees, n_nodes), dtype=np.int64),
+            np.array([0.0, 1.0]),
+            np.zeros(3, dtype=np.int64),
+        )
 
     def score(self, x: float) -> float:
         """The score :meth:`update` would give ``x``, computed without copying the trees."""
-        return float(_peek(*self._args, self._value(x)))
-
-    default_threshold = quantile_default_threshold
+        return float(_peek(self._state, self._kernel_params_, self._value(x)))
 
     @property
     def warm_(self) -> bool:
-        return bool(self._state["counters"][_WINDOW] > 0)
+        return bool(self._state.counters[_WINDOW] > 0)
 
     @property
     def scale_(self) -> tuple[float, float]:
         """``(low, span)``: values are scaled as ``(x - low) / span`` (``(0, 1)`` until set)."""
-        scale = self._state["scale"]
+        scale = self._state.scale
         return float(scale[_LOW]), float(scale[_SPAN])
 
     @property
     def masses_(self) -> tuple[np.ndarray, np.ndarray]:
         """``(reference, latest)`` masses per tree and heap-ordered node, swap applied."""
-        window = self._state["counters"][_WINDOW]
-        stamp = self._state["mass_window"]
-        reference = np.where(stamp == window, self._state["reference_mass"], 0)
-        reference = np.where(stamp == window - 1, self._state["latest_mass"], reference)
-        latest = np.where(stamp == window, self._state["latest_mass"], 0)
+        window = self._state.counters[_WINDOW]
+        stamp = self._state.mass_window
+        reference = np.where(stamp == window, self._state.reference_mass, 0)
+        reference = np.where(stamp == window - 1, self._state.latest_mass, reference)
+        latest = np.where(stamp == window, self._state.latest_mass, 0)
         return reference.astype(np.int64), latest.astype(np.int64)
 
     @staticmethod

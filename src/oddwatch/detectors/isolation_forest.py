@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
+from oddwatch._base import param
 from oddwatch._random import below, uniform
-from oddwatch._typing import State
 from oddwatch._validation import BoolParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.detectors._base import Detector, quantile_default_threshold
+from oddwatch.detectors._base import Detector
 from oddwatch.errors import InvalidParameterError
-from oddwatch.persist import register
 
 __all__ = ["IsolationForest"]
 
-# indices into the int64 config vector
-_REBUILD_EVERY, _DIFFERENCES, _RANGE_AWARE, _MAX_SAMPLES, _MAX_DEPTH = range(5)
+
+class ForestState(NamedTuple):
+    window: np.ndarray  # feature rows of the last window_size shingles (ring)
+    recent: np.ndarray  # the last shingle_size values
+    feature: np.ndarray  # per tree and heap-ordered node: split feature (-1: leaf)
+    threshold: np.ndarray  # split value, or a leaf's path-length correction
+    lower: np.ndarray  # the node's range of the split feature (range-aware scoring)
+    upper: np.ndarray
+    rng: np.ndarray  # [generator state]
+    counters: np.ndarray  # [points seen]
+
+
+class ForestParams(NamedTuple):
+    max_samples: int
+    differences: bool
+    range_aware: bool
+    max_depth: int
+    rebuild_every: int
+
+
 _EULER_GAMMA = 0.5772156649015329
 
 
@@ -147,22 +164,12 @@ def _path_length(
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _step(
-    window: np.ndarray,
-    recent: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    rng: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    x: float,
-) -> float:
+def _step(state: ForestState, params: Any, x: float) -> float:
+    window, recent, feature, threshold, lower, upper, rng, counters = state
     k = recent.shape[0]
     size = window.shape[0]
     n_trees = feature.shape[0]
-    psi = config[_MAX_SAMPLES]
+    psi = params.max_samples
     n = counters[0]
     for i in range(k - 1):
         recent[i] = recent[i + 1]
@@ -174,20 +181,20 @@ def _step(
     row = window[m % size]  # the oldest slot; the trees in use were grown before this shingle
     for i in range(k):
         row[i] = recent[i]
-    if config[_DIFFERENCES]:
+    if params.differences:
         for i in range(k - 1):
             row[k + i] = recent[i + 1] - recent[i]
     score = math.nan
     if m >= psi:
-        range_aware = config[_RANGE_AWARE] != 0
+        range_aware = params.range_aware
         total = 0.0
         for t in range(n_trees):
             total += _path_length(feature, threshold, lower, upper, t, row, range_aware)
         score = 2.0 ** (-(total / n_trees) / _average_path_length(psi))
     count = m + 1
     n_avail = min(count, size)
-    depth = config[_MAX_DEPTH]
-    every = config[_REBUILD_EVERY]
+    depth = params.max_depth
+    every = params.rebuild_every
     if count == psi:
         for t in range(n_trees):
             _build_tree(window, n_avail, t, feature, threshold, lower, upper, rng, psi, depth)
@@ -197,27 +204,6 @@ def _step(
     return score
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _block(
-    window: np.ndarray,
-    recent: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    rng: np.ndarray,
-    counters: np.ndarray,
-    config: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = _step(
-            window, recent, feature, threshold, lower, upper, rng, counters, config, xs[i]
-        )
-
-
-@register
 class IsolationForest(Detector):
     """Isolation Forest on a sliding window of shingles, one tree regrown every few points.
 
@@ -295,40 +281,22 @@ class IsolationForest(Detector):
     array([0.46, 0.5 , 0.75, 0.84, 0.78, 0.47])
     """
 
-    _param_specs = {
-        "window_size": IntParam(low=16, high=65_536),
-        "n_trees": IntParam(low=1, high=1024),
-        "max_samples": IntParam(low=4, high=8192, hint="It must also be <= window_size."),
-        "shingle_size": IntParam(low=1, high=64),
-        "differences": BoolParam(),
-        "range_aware": BoolParam(),
-        "seed": IntParam(low=0, high=2**63 - 1),
-    }
+    score_scale = "rank"
+    window_size: int = param(default=256, check=IntParam(low=16, high=65_536))
+    n_trees: int = param(default=48, check=IntParam(low=1, high=1024))
+    max_samples: int = param(
+        default=128, check=IntParam(low=4, high=8192, hint="It must also be <= window_size.")
+    )
+    shingle_size: int = param(default=3, check=IntParam(low=1, high=64))
+    differences: bool = param(default=True, check=BoolParam())
+    range_aware: bool = param(default=True, check=BoolParam())
+    rebuild_every: int | None = param(default=None)
+    seed: int = param(default=0, check=IntParam(low=0, high=2**63 - 1))
+    State = ForestState
+    Params = ForestParams
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def __init__(
-        self,
-        window_size: int = 256,
-        n_trees: int = 48,
-        max_samples: int = 128,
-        shingle_size: int = 3,
-        differences: bool = True,
-        range_aware: bool = True,
-        rebuild_every: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        self.window_size = window_size
-        self.n_trees = n_trees
-        self.max_samples = max_samples
-        self.shingle_size = shingle_size
-        self.differences = differences
-        self.range_aware = range_aware
-        self.rebuild_every = rebuild_every
-        self.seed = seed
-        self._setup()
-
-    def _check_param_combination(self) -> None:
+    def _check_combination(self) -> None:
         if self.max_samples > self.window_size:
             raise InvalidParameterError(
                 f"`max_samples` of IsolationForest must be <= window_size "
@@ -355,28 +323,27 @@ class IsolationForest(Detector):
             return max(1, self.window_size // self.n_trees)
         return int(self.rebuild_every)
 
-    def _initial_state(self) -> State:
-        max_depth = math.ceil(math.log2(self.max_samples))
-        shape = (self.n_trees, 2 ** (max_depth + 1) - 1)
-        config = np.zeros(5, dtype=np.int64)
-        config[_REBUILD_EVERY] = self.rebuild_every_
-        config[_DIFFERENCES] = int(self.differences)
-        config[_RANGE_AWARE] = int(self.range_aware)
-        config[_MAX_SAMPLES] = self.max_samples
-        config[_MAX_DEPTH] = max_depth
-        return {
-            "window": np.zeros((self.window_size, self.n_features_)),
-            "recent": np.zeros(self.shingle_size),
-            "feature": np.full(shape, -1, dtype=np.int32),
-            "threshold": np.zeros(shape),
-            "lower": np.zeros(shape),
-            "upper": np.zeros(shape),
-            "rng": np.array([self.seed], dtype=np.uint64),
-            "counters": np.zeros(1, dtype=np.int64),
-            "config": config,
-        }
+    def _kernel_params(self) -> ForestParams:
+        return ForestParams(
+            int(self.max_samples),
+            bool(self.differences),
+            bool(self.range_aware),
+            math.ceil(math.log2(self.max_samples)),
+            self.rebuild_every_,
+        )
 
-    default_threshold = quantile_default_threshold
+    def _initial_state(self) -> ForestState:
+        shape = (self.n_trees, 2 ** (math.ceil(math.log2(self.max_samples)) + 1) - 1)
+        return ForestState(
+            np.zeros((self.window_size, self.n_features_)),
+            np.zeros(self.shingle_size),
+            np.full(shape, -1, dtype=np.int32),
+            np.zeros(shape),
+            np.zeros(shape),
+            np.zeros(shape),
+            np.array([self.seed], dtype=np.uint64),
+            np.zeros(1, dtype=np.int64),
+        )
 
     @property
     def warm_(self) -> bool:

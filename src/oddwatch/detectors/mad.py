@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import WindowDetector
-from oddwatch.persist import register
 
 __all__ = ["RollingMADZScore"]
 
@@ -82,8 +81,15 @@ def _replace(ordered: np.ndarray, count: int, old: float, new: float, remove: bo
     ordered[i] = new
 
 
+class MADState(NamedTuple):
+    window: np.ndarray  # the last window_size values (ring buffer)
+    ordered: np.ndarray  # the same values, sorted
+    counters: np.ndarray  # [points seen, next ring position]
+
+
 @numba.jit(**NUMBA_OPTIONS)
-def _step(window: np.ndarray, ordered: np.ndarray, counters: np.ndarray, x: float) -> float:
+def _step(state: MADState, params: Any, x: float) -> float:
+    window, ordered, counters = state
     size = window.shape[0]
     n = counters[0]
     pos = counters[1]
@@ -103,15 +109,6 @@ def _step(window: np.ndarray, ordered: np.ndarray, counters: np.ndarray, x: floa
     return score
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _block(
-    window: np.ndarray, ordered: np.ndarray, counters: np.ndarray, xs: np.ndarray, out: np.ndarray
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = _step(window, ordered, counters, xs[i])
-
-
-@register
 class RollingMADZScore(WindowDetector):
     """Distance of a point from the median of the previous points, in robust standard deviations.
 
@@ -147,15 +144,12 @@ class RollingMADZScore(WindowDetector):
     [nan, nan, nan, nan, nan, 0.34, 8.77]
     """
 
+    State = MADState
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def _initial_state(self) -> State:
-        return {
-            "window": np.zeros(self.window_size),
-            "ordered": np.zeros(self.window_size),
-            "counters": np.zeros(2, dtype=np.int64),
-        }
+    def _initial_state(self) -> MADState:
+        size = self.window_size
+        return MADState(np.zeros(size), np.zeros(size), np.zeros(2, dtype=np.int64))
 
     @staticmethod
     def _test_params() -> dict[str, int]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from oddwatch._typing import FloatArray, State
+from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors._seasonal_kernels import (
@@ -16,14 +16,14 @@ from oddwatch.detectors._seasonal_kernels import (
     _N_STATS,
     _NEXT_CHECK,
     _PERIOD,
-    block,
-    block_explained,
+    SeasonalParams,
+    SeasonalState,
     forecast,
     season_length,
+    seasonal_forecast,
     step,
 )
 from oddwatch.errors import InvalidParameterError
-from oddwatch.persist import register
 
 __all__ = ["SeasonalDetector"]
 
@@ -51,7 +51,6 @@ def check_season_length(owner: str, value: Any) -> None:
         )
 
 
-@register
 class SeasonalDetector(Detector):
     """Robust seasonal forecaster whose residuals are scored by how improbable they are.
 
@@ -129,130 +128,87 @@ class SeasonalDetector(Detector):
     (50, 550, 1.0)
     """
 
-    _param_specs = {
-        "max_season_length": IntParam(low=4, high=100_000),
-        "level_rate": FloatParam(0.0, 1.0, low_open=True),
-        "season_rate": FloatParam(0.0, 1.0, low_open=True),
-        "scale_rate": FloatParam(0.0, 1.0, low_open=True),
-        "clip": FloatParam(0.5, None),
-        "change_threshold": FloatParam(0.0, None, low_open=True),
-        "warmup": IntParam(low=2),
-        "min_season_correlation": FloatParam(0.0, 1.0),
-        "smoothing": IntParam(low=1, high=10_000),
-        "range_margin": FloatParam(0.0, None),
-        "quiet_period": IntParam(low=0),
-        "alarm_level": FloatParam(0.0, 1.0),
-        "tail_quantile": FloatParam(0.0, 1.0, high_open=True),
-    }
+    season_length: int | None = param(default=None)
+    max_season_length: int = param(default=1024, check=IntParam(low=4, high=100_000))
+    level_rate: float = param(default=0.05, check=FloatParam(0.0, 1.0, low_open=True))
+    season_rate: float = param(default=0.1, check=FloatParam(0.0, 1.0, low_open=True))
+    scale_rate: float = param(default=0.01, check=FloatParam(0.0, 1.0, low_open=True))
+    clip: float = param(default=3.0, check=FloatParam(0.5, None))
+    change_threshold: float = param(default=10.0, check=FloatParam(0.0, None, low_open=True))
+    warmup: int = param(default=64, check=IntParam(low=2))
+    min_season_correlation: float = param(default=0.3, check=FloatParam(0.0, 1.0))
+    smoothing: int = param(default=1, check=IntParam(low=1, high=10_000))
+    range_margin: float = param(default=0.0, check=FloatParam(0.0, None))
+    quiet_period: int = param(default=50, check=IntParam(low=0))
+    alarm_level: float = param(default=0.8, check=FloatParam(0.0, 1.0))
+    tail_quantile: float = param(default=0.99, check=FloatParam(0.0, 1.0, high_open=True))
+    State = SeasonalState
+    Params = SeasonalParams
     _step = staticmethod(step)
-    _block = staticmethod(block)
+    _forecast = staticmethod(seasonal_forecast)
 
-    def __init__(
-        self,
-        season_length: int | None = None,
-        max_season_length: int = 1024,
-        level_rate: float = 0.05,
-        season_rate: float = 0.1,
-        scale_rate: float = 0.01,
-        clip: float = 3.0,
-        change_threshold: float = 10.0,
-        warmup: int = 64,
-        min_season_correlation: float = 0.3,
-        smoothing: int = 1,
-        range_margin: float = 0.0,
-        quiet_period: int = 50,
-        alarm_level: float = 0.8,
-        tail_quantile: float = 0.99,
-    ) -> None:
-        self.season_length = season_length
-        self.max_season_length = max_season_length
-        self.level_rate = level_rate
-        self.season_rate = season_rate
-        self.scale_rate = scale_rate
-        self.clip = clip
-        self.change_threshold = change_threshold
-        self.warmup = warmup
-        self.min_season_correlation = min_season_correlation
-        self.smoothing = smoothing
-        self.range_margin = range_margin
-        self.quiet_period = quiet_period
-        self.alarm_level = alarm_level
-        self.tail_quantile = tail_quantile
-        self._setup()
-
-    def _check_param_combination(self) -> None:
+    def _check_combination(self) -> None:
         check_season_length("SeasonalDetector", self.season_length)
 
-    def _initial_state(self) -> State:
-        fixed = -1 if self.season_length is None else int(self.season_length)
+    def _kernel_params(self) -> SeasonalParams:
+        return SeasonalParams(
+            level_rate=float(self.level_rate),
+            season_rate=float(self.season_rate),
+            scale_rate=float(self.scale_rate),
+            clip=float(self.clip),
+            change_threshold=float(self.change_threshold),
+            warmup=int(self.warmup),
+            fixed_period=self._fixed_period(),
+            min_period=4,
+            max_period=int(self.max_season_length),
+            min_season_correlation=float(self.min_season_correlation),
+            range_margin=float(self.range_margin),
+            alarm_level=float(self.alarm_level),
+            quiet_period=int(self.quiet_period),
+            tail_quantile=float(self.tail_quantile),
+            gaussian_quantile=gaussian_abs_quantile(self.tail_quantile),
+        )
+
+    def _fixed_period(self) -> int:
+        return -1 if self.season_length is None else int(self.season_length)
+
+    def _initial_state(self) -> SeasonalState:
+        fixed = self._fixed_period()
         size = max(fixed, self.max_season_length if fixed < 0 else 1)
         counters = np.zeros(_N_COUNTERS, dtype=np.int64)
         counters[_PERIOD] = max(fixed, 0)
         counters[_NEXT_CHECK] = 256
-        config = np.array(
-            [
-                self.level_rate,
-                self.season_rate,
-                self.scale_rate,
-                self.clip,
-                self.change_threshold,
-                self.warmup,
-                fixed,
-                4,
-                self.max_season_length,
-                self.min_season_correlation,
-                self.range_margin,
-                self.alarm_level,
-                self.quiet_period,
-                self.tail_quantile,
-                gaussian_abs_quantile(self.tail_quantile),
-            ],
-            dtype=np.float64,
+        return SeasonalState(
+            history=np.zeros(2 * size if fixed < 0 else 1),
+            profile=np.zeros(size),
+            stats=np.zeros(_N_STATS),
+            counters=counters,
+            smooth=np.zeros(self.smoothing),
         )
-        return {
-            "history": np.zeros(2 * size if fixed < 0 else 1),
-            "profile": np.zeros(size),
-            "stats": np.zeros(_N_STATS),
-            "counters": counters,
-            "config": config,
-            "smooth": np.zeros(self.smoothing),
-        }
-
-    @property
-    def warm_(self) -> bool:
-        return self.n_seen_ >= self.warmup
 
     @property
     def period_(self) -> int:
         """Season length in use (0 while none is known)."""
-        return season_length(self._state["counters"])
+        return season_length(self._state.counters)
 
     @property
     def level_(self) -> float:
         """Current deseasonalised level."""
-        return float(self._state["stats"][_LEVEL])
+        return float(self._state.stats[_LEVEL])
 
     @property
     def scale_(self) -> float:
         """Current residual scale (standard deviation of the residuals)."""
-        return float(self._forecast()[1])
+        return float(self._forecast_now()[1])
 
     def expected(self) -> float:
         """The value the detector predicts for the next point."""
-        return float(self._forecast()[0])
+        return float(self._forecast_now()[0])
 
-    def _forecast(self) -> tuple[float, float]:
+    def _forecast_now(self) -> tuple[float, float]:
         state = self._state
-        expected, scale = forecast(state["profile"], state["stats"], state["counters"])
+        expected, scale = forecast(state.profile, state.stats, state.counters)
         return expected, scale
-
-    def explain_many(self, xs: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
-        arr = self._values(xs)
-        out = np.empty(arr.shape[0])
-        expected = np.empty(arr.shape[0])
-        scale = np.empty(arr.shape[0])
-        block_explained(*self._args, arr, out, expected, scale)
-        return out, expected, scale
 
     @staticmethod
     def _test_params() -> dict[str, Any]:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import WindowDetector
-from oddwatch.persist import register
 
 __all__ = ["RollingZScore"]
 
 
+class ZScoreState(NamedTuple):
+    window: np.ndarray  # the last window_size values (ring buffer)
+    sums: np.ndarray  # [sum, sum of squares] of the window
+    counters: np.ndarray  # [points seen, next ring position]
+
+
 @numba.jit(**NUMBA_OPTIONS)
-def _step(window: np.ndarray, sums: np.ndarray, counters: np.ndarray, x: float) -> float:
+def _step(state: ZScoreState, params: Any, x: float) -> float:
+    window, sums, counters = state
     size = window.shape[0]
     n = counters[0]
     pos = counters[1]
@@ -48,15 +54,6 @@ def _step(window: np.ndarray, sums: np.ndarray, counters: np.ndarray, x: float) 
     return score
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _block(
-    window: np.ndarray, sums: np.ndarray, counters: np.ndarray, xs: np.ndarray, out: np.ndarray
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = _step(window, sums, counters, xs[i])
-
-
-@register
 class RollingZScore(WindowDetector):
     """Distance of a point from the mean of the previous points, in standard deviations.
 
@@ -77,15 +74,11 @@ class RollingZScore(WindowDetector):
     [nan, nan, nan, 0.0, 16.26]
     """
 
+    State = ZScoreState
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def _initial_state(self) -> State:
-        return {
-            "window": np.zeros(self.window_size),
-            "sums": np.zeros(2),
-            "counters": np.zeros(2, dtype=np.int64),
-        }
+    def _initial_state(self) -> ZScoreState:
+        return ZScoreState(np.zeros(self.window_size), np.zeros(2), np.zeros(2, dtype=np.int64))
 
     @staticmethod
     def _test_params() -> dict[str, int]:

@@ -19,9 +19,10 @@ __all__ = ["Threshold"]
 class Threshold(KernelComponent):
     """Base class of thresholds; see the module docstring for the contract."""
 
+    _abstract = True
     _allow_nan_input = True
 
     @property
     def n_seen_(self) -> int:
         """Number of (non-nan) scores learned so far."""
-        return int(self._state["counters"][0])
+        return int(self._state.counters[0])

@@ -12,22 +12,21 @@ the fit into the threshold a normal score exceeds with probability ``risk``. See
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.thresholds._gpd import fit_gpd
 
-__all__ = ["flag_or_learn", "initial_tail_state", "tail_threshold"]
+__all__ = ["TailMemory", "flag_or_learn", "initial_tail_state", "tail_threshold"]
 
 _MIN_PEAKS = 10  # fewer excesses than this cannot pin down a two-parameter tail
 _REFIT_DIVISOR = 16  # refit once the entries added since the last fit reach 1/16 of those stored
 
-# indices into the float ``fit`` vector and the ``config`` vector
+# indices into the float ``fit`` vector
 _T, _GAMMA, _SIGMA = range(3)
-_RISK, _LEVEL = range(2)
 # indices into the integer counters
 (
     _N_SEEN,  # scores learned (not flagged, not nan)
@@ -41,13 +40,22 @@ _RISK, _LEVEL = range(2)
 ) = range(8)
 
 
+class TailMemory(NamedTuple):
+    init_buffer: np.ndarray  # the first init_size learned values (they set t)
+    tail: np.ndarray  # excesses over t, and censored anomalies (ring buffer)
+    censored: np.ndarray  # which tail entries are censored
+    tail_at: np.ndarray  # when each tail entry arrived (n of the rate)
+    fit: np.ndarray  # [t, gamma, sigma]
+    counters: np.ndarray  # see the indices above
+
+
 @numba.jit(**NUMBA_OPTIONS)
-def tail_threshold(fit: np.ndarray, config: np.ndarray, counters: np.ndarray) -> float:
+def tail_threshold(fit: np.ndarray, risk: float, counters: np.ndarray) -> float:
     """``z_q = t + sigma / gamma * ((risk * n / N_t)^-gamma - 1)``; ``nan`` before a fit."""
     if counters[_FITTED] == 0:
         return math.nan
     span = counters[_N_COUNTED] - counters[_SPAN_START]
-    ratio = config[_RISK] * span / counters[_N_STORED]
+    ratio = risk * span / counters[_N_STORED]
     t = float(fit[_T])
     if ratio >= 1.0:  # risk above the rate of exceeding t: the GPD says nothing below t
         return t
@@ -105,7 +113,7 @@ def _learn(
     censored: np.ndarray,
     tail_at: np.ndarray,
     fit: np.ndarray,
-    config: np.ndarray,
+    level: float,
     counters: np.ndarray,
     v: float,
 ) -> None:
@@ -119,7 +127,7 @@ def _learn(
         if k < size:
             return
         ordered = np.sort(init_buffer)  # t: numpy's linear `level` quantile
-        h = (size - 1) * config[_LEVEL]
+        h = (size - 1) * level
         lo = int(math.floor(h))
         t = ordered[lo] + (h - lo) * (ordered[lo + 1] - ordered[lo])
         fit[_T] = t
@@ -151,13 +159,8 @@ def _censor(
 
 @numba.jit(**NUMBA_OPTIONS)
 def flag_or_learn(
-    init_buffer: np.ndarray,
-    tail: np.ndarray,
-    censored: np.ndarray,
-    tail_at: np.ndarray,
-    fit: np.ndarray,
-    config: np.ndarray,
-    counters: np.ndarray,
+    memory: TailMemory,
+    level: float,
     score: float,
     threshold: float,
     z: float,
@@ -167,21 +170,21 @@ def flag_or_learn(
 
     A flagged score is recorded as censored at the excess ``z - t``; returns True if flagged.
     """
+    init_buffer, tail, censored, tail_at, fit, counters = memory
     if score > threshold:
         _censor(tail, censored, tail_at, fit, counters, z - fit[_T])
         return True
-    _learn(init_buffer, tail, censored, tail_at, fit, config, counters, score - mean)
+    _learn(init_buffer, tail, censored, tail_at, fit, level, counters, score - mean)
     return False
 
 
-def initial_tail_state(init_size: int, max_peaks: int, risk: float, level: float) -> State:
-    """The state arrays of an empty tail memory, in the order the kernels take them."""
-    return {
-        "init_buffer": np.zeros(init_size),
-        "tail": np.zeros(max_peaks),
-        "censored": np.zeros(max_peaks, dtype=np.bool_),
-        "tail_at": np.zeros(max_peaks, dtype=np.int64),
-        "fit": np.array([math.nan, 0.0, math.nan]),
-        "config": np.array([float(risk), float(level)]),
-        "counters": np.zeros(8, dtype=np.int64),
-    }
+def initial_tail_state(init_size: int, max_peaks: int) -> TailMemory:
+    """An empty tail memory."""
+    return TailMemory(
+        np.zeros(init_size),
+        np.zeros(max_peaks),
+        np.zeros(max_peaks, dtype=np.bool_),
+        np.zeros(max_peaks, dtype=np.int64),
+        np.array([math.nan, 0.0, math.nan]),
+        np.zeros(8, dtype=np.int64),
+    )

@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
+from oddwatch._base import param
 from oddwatch._validation import FloatParam
 from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.persist import register
 from oddwatch.thresholds._base import Threshold
 
 __all__ = ["FixedThreshold"]
 
 
+class FixedState(NamedTuple):
+    counters: np.ndarray  # [scores learned]
+
+
 @numba.jit(**NUMBA_OPTIONS)
-def _step(level: np.ndarray, counters: np.ndarray, score: float) -> float:
+def _step(state: FixedState, params: Any, score: float) -> float:
     if not math.isnan(score):
-        counters[0] += 1
-    return float(level[0])
+        state.counters[0] += 1
+    return float(params.value)
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _block(level: np.ndarray, counters: np.ndarray, scores: np.ndarray, out: np.ndarray) -> None:
-    for i in range(scores.shape[0]):
-        out[i] = _step(level, counters, scores[i])
-
-
-@register
 class FixedThreshold(Threshold):
     """The same threshold for every score: right when scores are already calibrated.
 
@@ -46,19 +43,12 @@ class FixedThreshold(Threshold):
     [False, True]
     """
 
-    _param_specs = {"value": FloatParam()}
+    value: float = param(default=0.8, check=FloatParam())
+    State = FixedState
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def __init__(self, value: float = 0.8) -> None:
-        self.value = value
-        self._setup()
-
-    def _initial_state(self) -> State:
-        return {
-            "level": np.array([float(self.value)]),
-            "counters": np.zeros(1, dtype=np.int64),
-        }
+    def _initial_state(self) -> FixedState:
+        return FixedState(np.zeros(1, dtype=np.int64))
 
     @staticmethod
     def _test_params() -> dict[str, float]:

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
+from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.errors import InvalidParameterError
-from oddwatch.persist import register
 from oddwatch.thresholds._base import Threshold
 
 __all__ = ["QuantileThreshold"]
 
-# indices into the float ``levels`` and the integer ``counters``
-_Q, _FLOOR = range(2)
-_N_SEEN, _POS, _MIN_SAMPLES, _N_TOP, _N_TIES, _KEEP = range(6)
+# indices into the integer ``counters``
+_N_SEEN, _POS, _N_TOP, _N_TIES = range(4)
+
+
+class QuantileState(NamedTuple):
+    window: np.ndarray  # the last window_size scores (ring buffer)
+    top: np.ndarray  # the scores above the floor, sorted
+    floor: np.ndarray  # [the floor: keep-th largest score when last rebuilt]
+    counters: np.ndarray  # [scores learned, next ring slot, scores in top, ties at floor]
+
+
+class QuantileParams(NamedTuple):
+    q: float
+    min_samples: int  # scores needed before the quantile is not just the maximum
+    keep: int  # largest scores kept above the floor at a rebuild
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -64,7 +76,12 @@ def _sift_down(heap: np.ndarray, size: int, i: int) -> None:
 
 @numba.jit(**NUMBA_OPTIONS)
 def _refill(
-    window: np.ndarray, m: int, top: np.ndarray, levels: np.ndarray, counters: np.ndarray
+    window: np.ndarray,
+    m: int,
+    top: np.ndarray,
+    floor_box: np.ndarray,
+    counters: np.ndarray,
+    keep: int,
 ) -> None:
     """Rebuild the top buffer from the ``m`` scores in the window: keep the largest ``keep``.
 
@@ -73,7 +90,7 @@ def _refill(
     min-heap of ``keep`` values, from the end of the window with the larger score, so a
     trending window costs O(m) and an i.i.d. one about O(m + keep log(keep) log(m)).
     """
-    k = min(m, counters[_KEEP])
+    k = min(m, keep)
     oldest = counters[_POS] % m  # the ring's next slot, or m when it is not full yet
     newest = (oldest - 1) % m
     step = -1 if window[newest] > window[oldest] else 1
@@ -102,39 +119,34 @@ def _refill(
     start = _bisect_right(top, k, floor)
     for i in range(start, k):
         top[i - start] = top[i]
-    levels[_FLOOR] = floor
+    floor_box[0] = floor
     counters[_N_TOP] = k - start
     counters[_N_TIES] = ties
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _from_top(top: np.ndarray, levels: np.ndarray, counters: np.ndarray, rank: int) -> float:
+def _from_top(top: np.ndarray, floor: np.ndarray, counters: np.ndarray, rank: int) -> float:
     """The score of ``rank`` (0 = largest) in the window; the caller ensures it is covered."""
     n_top = counters[_N_TOP]
-    return float(top[n_top - 1 - rank] if rank < n_top else levels[_FLOOR])
+    return float(top[n_top - 1 - rank] if rank < n_top else floor[0])
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _step(
-    window: np.ndarray,
-    top: np.ndarray,
-    levels: np.ndarray,
-    counters: np.ndarray,
-    score: float,
-) -> float:
+def _step(state: QuantileState, params: Any, score: float) -> float:
+    window, top, floor_box, counters = state
     size = window.shape[0]
     n = counters[_N_SEEN]
     m = min(n, size)
     threshold = math.nan
-    if n >= counters[_MIN_SAMPLES]:
+    if n >= params.min_samples:
         # numpy's default ("linear") quantile: ranks lo and lo + 1 from the bottom
-        h = (m - 1) * levels[_Q]
+        h = (m - 1) * params.q
         lo = int(math.floor(h))
         if counters[_N_TOP] + counters[_N_TIES] < m - lo:  # the floor rose too high
-            _refill(window, m, top, levels, counters)
-        threshold = _from_top(top, levels, counters, m - 1 - lo)
+            _refill(window, m, top, floor_box, counters, params.keep)
+        threshold = _from_top(top, floor_box, counters, m - 1 - lo)
         if lo + 1 < m:
-            above = _from_top(top, levels, counters, m - 2 - lo)
+            above = _from_top(top, floor_box, counters, m - 2 - lo)
             threshold += (h - lo) * (above - threshold)
     if math.isnan(score):
         return threshold
@@ -143,7 +155,7 @@ def _step(
     window[pos] = score
     counters[_POS] = (pos + 1) % size
     counters[_N_SEEN] = n + 1
-    floor = levels[_FLOOR]
+    floor = floor_box[0]
     n_top = counters[_N_TOP]
     if n >= size:  # the oldest score leaves the window
         if old > floor:
@@ -155,7 +167,7 @@ def _step(
             counters[_N_TIES] -= 1
     if score > floor:
         if n_top == top.shape[0]:  # full: rebuild from the window, which holds the score
-            _refill(window, min(n + 1, size), top, levels, counters)
+            _refill(window, min(n + 1, size), top, floor_box, counters, params.keep)
             return threshold
         j = _bisect_right(top, n_top, score)
         for k in range(n_top, j, -1):
@@ -168,25 +180,11 @@ def _step(
     return threshold
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _block(
-    window: np.ndarray,
-    top: np.ndarray,
-    levels: np.ndarray,
-    counters: np.ndarray,
-    scores: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(scores.shape[0]):
-        out[i] = _step(window, top, levels, counters, scores[i])
-
-
 def _min_samples(q: float) -> int:
     """Fewest scores whose ``q``-quantile is not just their maximum: ``ceil(1 / (1 - q))``."""
     return math.ceil(round(1.0 / (1.0 - q), 9))
 
 
-@register
 class QuantileThreshold(Threshold):
     """The ``q``-quantile of the last ``window_size`` scores: flags a fraction ``1 - q``.
 
@@ -225,19 +223,13 @@ class QuantileThreshold(Threshold):
     [nan, nan, nan, nan, nan, 4.2, 5.8]
     """
 
-    _param_specs = {
-        "q": FloatParam(0.0, 1.0, low_open=True, high_open=True),
-        "window_size": IntParam(low=2),
-    }
+    q: float = param(default=0.999, check=FloatParam(0.0, 1.0, low_open=True, high_open=True))
+    window_size: int = param(default=10_000, check=IntParam(low=2))
+    State = QuantileState
+    Params = QuantileParams
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def __init__(self, q: float = 0.999, window_size: int = 10_000) -> None:
-        self.q = q
-        self.window_size = window_size
-        self._setup()
-
-    def _check_param_combination(self) -> None:
+    def _check_combination(self) -> None:
         need = _min_samples(self.q)
         if self.window_size < need:
             raise InvalidParameterError(
@@ -246,24 +238,23 @@ class QuantileThreshold(Threshold):
                 f"{self.q} quantile from its maximum: raise window_size or lower q."
             )
 
-    def _initial_state(self) -> State:
+    def _keep(self) -> int:
         size = self.window_size
         need = size - math.floor((size - 1) * self.q)  # ranks from the top the quantile reads
-        keep = min(max(2 * need + 16, math.isqrt(size)), size)
-        counters = np.zeros(6, dtype=np.int64)
-        counters[_MIN_SAMPLES] = _min_samples(self.q)
-        counters[_KEEP] = keep
-        return {
-            "window": np.zeros(size),
-            "top": np.zeros(min(2 * keep, size)),
-            "levels": np.array([float(self.q), -math.inf]),
-            "counters": counters,
-        }
+        return min(max(2 * need + 16, math.isqrt(size)), size)
+
+    def _kernel_params(self) -> QuantileParams:
+        return QuantileParams(float(self.q), _min_samples(self.q), self._keep())
+
+    def _initial_state(self) -> QuantileState:
+        size = self.window_size
+        top = np.zeros(min(2 * self._keep(), size))
+        return QuantileState(np.zeros(size), top, np.array([-math.inf]), np.zeros(4, np.int64))
 
     @property
     def warm_(self) -> bool:
         """True once the threshold is no longer ``nan``."""
-        return self.n_seen_ >= int(self._state["counters"][_MIN_SAMPLES])
+        return self.n_seen_ >= int(self._kernel_params_.min_samples)
 
     @staticmethod
     def _test_params() -> dict[str, float]:

@@ -11,15 +11,15 @@ reference code.
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
+from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.errors import InvalidParameterError
-from oddwatch.persist import register
 from oddwatch.thresholds._base import Threshold
 from oddwatch.thresholds._peaks import (
     _FITTED,
@@ -28,6 +28,7 @@ from oddwatch.thresholds._peaks import (
     _N_SEEN,
     _SIGMA,
     _T,
+    TailMemory,
     flag_or_learn,
     initial_tail_state,
     tail_threshold,
@@ -36,78 +37,39 @@ from oddwatch.thresholds._peaks import (
 __all__ = ["DSPOT", "SPOT"]
 
 
+class SpotState(NamedTuple):
+    tail: TailMemory
+
+
+class DspotState(NamedTuple):
+    window: np.ndarray  # the last depth scores learned (ring buffer)
+    window_sum: np.ndarray  # [their sum]
+    tail: TailMemory  # of the residuals score - mean
+
+
 @numba.jit(**NUMBA_OPTIONS)
-def _spot_step(
-    init_buffer: np.ndarray,
-    tail: np.ndarray,
-    censored: np.ndarray,
-    tail_at: np.ndarray,
-    fit: np.ndarray,
-    config: np.ndarray,
-    counters: np.ndarray,
-    score: float,
-) -> float:
-    threshold: float = tail_threshold(fit, config, counters)
+def _spot_step(state: SpotState, params: Any, score: float) -> float:
+    threshold: float = tail_threshold(state.tail.fit, params.risk, state.tail.counters)
     if not math.isnan(score):
-        flag_or_learn(
-            init_buffer,
-            tail,
-            censored,
-            tail_at,
-            fit,
-            config,
-            counters,
-            score,
-            threshold,
-            threshold,
-            0.0,
-        )
+        flag_or_learn(state.tail, params.level, score, threshold, threshold, 0.0)
     return threshold
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _spot_block(
-    init_buffer: np.ndarray,
-    tail: np.ndarray,
-    censored: np.ndarray,
-    tail_at: np.ndarray,
-    fit: np.ndarray,
-    config: np.ndarray,
-    counters: np.ndarray,
-    scores: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(scores.shape[0]):
-        out[i] = _spot_step(init_buffer, tail, censored, tail_at, fit, config, counters, scores[i])
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _dspot_step(
-    window: np.ndarray,
-    window_sum: np.ndarray,
-    init_buffer: np.ndarray,
-    tail: np.ndarray,
-    censored: np.ndarray,
-    tail_at: np.ndarray,
-    fit: np.ndarray,
-    config: np.ndarray,
-    counters: np.ndarray,
-    score: float,
-) -> float:
+def _dspot_step(state: DspotState, params: Any, score: float) -> float:
+    window, window_sum, tail = state
     depth = window.shape[0]
-    n = counters[_N_SEEN]  # every learned score enters the window: it holds min(n, depth)
+    n = tail.counters[_N_SEEN]  # every learned score enters the window: it holds min(n, depth)
     if n < depth:
         if not math.isnan(score):
             window[n] = score
             window_sum[0] += score
-            counters[_N_SEEN] = n + 1
+            tail.counters[_N_SEEN] = n + 1
         return math.nan
     mean = window_sum[0] / depth
-    z: float = tail_threshold(fit, config, counters)
+    z: float = tail_threshold(tail.fit, params.risk, tail.counters)
     threshold = float(mean + z)
-    if math.isnan(score) or flag_or_learn(
-        init_buffer, tail, censored, tail_at, fit, config, counters, score, threshold, z, mean
-    ):
+    if math.isnan(score) or flag_or_learn(tail, params.level, score, threshold, z, mean):
         return threshold
     pos = n % depth
     window_sum[0] += score - window[pos]
@@ -117,56 +79,28 @@ def _dspot_step(
     return threshold
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _dspot_block(
-    window: np.ndarray,
-    window_sum: np.ndarray,
-    init_buffer: np.ndarray,
-    tail: np.ndarray,
-    censored: np.ndarray,
-    tail_at: np.ndarray,
-    fit: np.ndarray,
-    config: np.ndarray,
-    counters: np.ndarray,
-    scores: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(scores.shape[0]):
-        out[i] = _dspot_step(
-            window,
-            window_sum,
-            init_buffer,
-            tail,
-            censored,
-            tail_at,
-            fit,
-            config,
-            counters,
-            scores[i],
-        )
+_RISK = FloatParam(
+    0.0,
+    1.0,
+    low_open=True,
+    high_open=True,
+    hint="It is the probability that a normal score is flagged, e.g. 1e-4.",
+)
+_INIT_SIZE = IntParam(low=_MIN_PEAKS + 1)
+_LEVEL = FloatParam(0.0, 1.0, low_open=True, high_open=True)
+_MAX_PEAKS = IntParam(low=_MIN_PEAKS)
 
 
 class _PeaksOverThreshold(Threshold):
     """Parameters, checks, state and read-outs shared by SPOT and DSPOT."""
 
-    _param_specs = {
-        "risk": FloatParam(
-            0.0,
-            1.0,
-            low_open=True,
-            high_open=True,
-            hint="It is the probability that a normal score is flagged, e.g. 1e-4.",
-        ),
-        "init_size": IntParam(low=_MIN_PEAKS + 1),
-        "level": FloatParam(0.0, 1.0, low_open=True, high_open=True),
-        "max_peaks": IntParam(low=_MIN_PEAKS),
-    }
+    _abstract = True
     risk: float
     init_size: int
     level: float
     max_peaks: int
 
-    def _check_param_combination(self) -> None:
+    def _check_combination(self) -> None:
         name = type(self).__name__
         expected = self.init_size * (1.0 - self.level)
         if expected < _MIN_PEAKS:
@@ -183,31 +117,35 @@ class _PeaksOverThreshold(Threshold):
                 "lower risk or level."
             )
 
-    def _tail_state(self) -> State:
-        return initial_tail_state(self.init_size, self.max_peaks, self.risk, self.level)
+    def _tail_state(self) -> TailMemory:
+        return initial_tail_state(self.init_size, self.max_peaks)
+
+    @property
+    def n_seen_(self) -> int:
+        """Number of (non-nan) scores learned so far."""
+        return int(self._state.tail.counters[_N_SEEN])
 
     @property
     def warm_(self) -> bool:
         """True once the tail is fitted and the threshold is no longer ``nan``."""
-        return bool(self._state["counters"][_FITTED])
+        return bool(self._state.tail.counters[_FITTED])
 
     @property
     def initial_threshold_(self) -> float:
         """The calibration threshold ``t`` (``nan`` before ``init_size`` values are seen)."""
-        return float(self._state["fit"][_T])
+        return float(self._state.tail.fit[_T])
 
     @property
     def gamma_(self) -> float:
         """Fitted GPD shape: > 0 heavy tail, 0 exponential, < 0 bounded."""
-        return float(self._state["fit"][_GAMMA]) if self.warm_ else math.nan
+        return float(self._state.tail.fit[_GAMMA]) if self.warm_ else math.nan
 
     @property
     def sigma_(self) -> float:
         """Fitted GPD scale of the excesses over ``t``."""
-        return float(self._state["fit"][_SIGMA]) if self.warm_ else math.nan
+        return float(self._state.tail.fit[_SIGMA]) if self.warm_ else math.nan
 
 
-@register
 class SPOT(_PeaksOverThreshold):
     """Streaming peaks-over-threshold: the score a normal point exceeds with probability ``risk``.
 
@@ -257,31 +195,21 @@ class SPOT(_PeaksOverThreshold):
     15
     """
 
+    risk: float = param(default=1e-4, check=_RISK)
+    init_size: int = param(default=1000, check=_INIT_SIZE)
+    level: float = param(default=0.98, check=_LEVEL)
+    max_peaks: int = param(default=1000, check=_MAX_PEAKS)
+    State = SpotState
     _step = staticmethod(_spot_step)
-    _block = staticmethod(_spot_block)
 
-    def __init__(
-        self,
-        risk: float = 1e-4,
-        init_size: int = 1000,
-        level: float = 0.98,
-        max_peaks: int = 1000,
-    ) -> None:
-        self.risk = risk
-        self.init_size = init_size
-        self.level = level
-        self.max_peaks = max_peaks
-        self._setup()
-
-    def _initial_state(self) -> State:
-        return self._tail_state()
+    def _initial_state(self) -> SpotState:
+        return SpotState(self._tail_state())
 
     @staticmethod
     def _test_params() -> dict[str, float]:
         return {"risk": 0.01, "init_size": 200, "level": 0.9, "max_peaks": 50}
 
 
-@register
 class DSPOT(_PeaksOverThreshold):
     """SPOT on the drift-free residual: the score minus the mean of the last ``depth`` normals.
 
@@ -320,27 +248,16 @@ class DSPOT(_PeaksOverThreshold):
     (17, 15113)
     """
 
-    _param_specs = {**_PeaksOverThreshold._param_specs, "depth": IntParam(low=1)}
+    risk: float = param(default=1e-4, check=_RISK)
+    depth: int = param(default=50, check=IntParam(low=1))
+    init_size: int = param(default=1000, check=_INIT_SIZE)
+    level: float = param(default=0.98, check=_LEVEL)
+    max_peaks: int = param(default=1000, check=_MAX_PEAKS)
+    State = DspotState
     _step = staticmethod(_dspot_step)
-    _block = staticmethod(_dspot_block)
 
-    def __init__(
-        self,
-        risk: float = 1e-4,
-        depth: int = 50,
-        init_size: int = 1000,
-        level: float = 0.98,
-        max_peaks: int = 1000,
-    ) -> None:
-        self.risk = risk
-        self.depth = depth
-        self.init_size = init_size
-        self.level = level
-        self.max_peaks = max_peaks
-        self._setup()
-
-    def _initial_state(self) -> State:
-        return {"window": np.zeros(self.depth), "window_sum": np.zeros(1), **self._tail_state()}
+    def _initial_state(self) -> DspotState:
+        return DspotState(np.zeros(self.depth), np.zeros(1), self._tail_state())
 
     @staticmethod
     def _test_params() -> dict[str, float]:

@@ -1,0 +1,305 @@
+"""Generic compiled loops that find each component's kernels by its state type.
+
+Every kernel component has a state class (a ``NamedTuple`` of arrays, nested for
+composition) and registers its kernels against it (:func:`register_kernels`):
+
+* ``step(state, params, x) -> float``: detectors map a value to a score, thresholds a score
+  to the threshold in force (required);
+* ``forecast(state, params) -> (expected, scale)``: read before the step (optional; ``nan``);
+* ``alarm_scale(state, params) -> float``: how much wider than usual the detector's surprise
+  currently is, read before the step, for the alarm stage (optional; 1.0);
+* ``alarm(state, params, score, threshold, width) -> bool``: an alarm policy's step.
+
+The loops below call :func:`step_of` and friends, stubs that numba's ``@overload`` resolves
+at compile time from the state's class, so one loop serves every component: a detector
+written in another module (or a plug-in) runs in ``Monitor`` and ``KeyedMonitor`` with no
+change here. Kernels are named through the registry, never passed as arguments (which would
+defeat numba's on-disk cache); the cache still hits in a new process.
+
+For ``KeyedMonitor`` every state array gets a leading slot dimension; :func:`row_of` builds
+the state ``NamedTuple`` of one slot's rows (views), so the kernels run unchanged on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from oddwatch.config import NUMBA_OPTIONS
+
+__all__ = [
+    "keyed_monitor_block",
+    "monitor_block",
+    "monitor_point",
+    "register_kernels",
+    "run_alarm_block",
+    "run_block",
+    "run_block_explained",
+]
+
+_KERNELS: dict[tuple[Any, str], Any] = {}
+ROLES = ("step", "forecast", "alarm_scale", "alarm")
+
+
+def register_kernels(state_class: type, **kernels: Callable[..., Any] | None) -> None:
+    """Name the compiled kernels of components whose state is a ``state_class``."""
+    for role, kernel in kernels.items():
+        if role not in ROLES:
+            raise ValueError(f"unknown kernel role {role!r}; expected one of {ROLES}")
+        if kernel is not None:
+            _KERNELS[(state_class, role)] = kernel
+
+
+def _kernel(state_type: Any, role: str) -> Any:
+    cls = getattr(state_type, "instance_class", None)
+    return _KERNELS.get((cls, role))
+
+
+def step_of(state: Any, params: Any, x: float) -> float:
+    """The registered step of ``state``'s component (compiled code only)."""
+    raise NotImplementedError("step_of runs inside compiled code only")
+
+
+def forecast_of(state: Any, params: Any) -> tuple[float, float]:
+    """The registered forecast, or ``(nan, nan)`` (compiled code only)."""
+    raise NotImplementedError("forecast_of runs inside compiled code only")
+
+
+def alarm_scale_of(state: Any, params: Any) -> float:
+    """The registered alarm scale, or 1.0 (compiled code only)."""
+    raise NotImplementedError("alarm_scale_of runs inside compiled code only")
+
+
+def alarm_of(state: Any, params: Any, score: float, threshold: float, width: float) -> bool:
+    """The registered alarm policy step (compiled code only)."""
+    raise NotImplementedError("alarm_of runs inside compiled code only")
+
+
+def row_of(state: Any, s: int) -> Any:
+    """The state of slot ``s``: each array's row ``s`` (compiled code only)."""
+    raise NotImplementedError("row_of runs inside compiled code only")
+
+
+def reset_row(state: Any, initial: Any, s: int) -> None:
+    """Overwrite slot ``s`` of every array with its initial value (compiled code only)."""
+    raise NotImplementedError("reset_row runs inside compiled code only")
+
+
+@overload(step_of)
+def _step_of(state: Any, params: Any, x: Any) -> Any:
+    kernel = _kernel(state, "step")
+    if kernel is None:
+        raise TypeError(f"no step registered for state {state}")
+
+    def impl(state: Any, params: Any, x: Any) -> Any:
+        return kernel(state, params, x)
+
+    return impl
+
+
+@overload(forecast_of)
+def _forecast_of(state: Any, params: Any) -> Any:
+    kernel = _kernel(state, "forecast")
+    if kernel is None:
+
+        def blank(state: Any, params: Any) -> Any:
+            return math.nan, math.nan
+
+        return blank
+
+    def impl(state: Any, params: Any) -> Any:
+        return kernel(state, params)
+
+    return impl
+
+
+@overload(alarm_scale_of)
+def _alarm_scale_of(state: Any, params: Any) -> Any:
+    kernel = _kernel(state, "alarm_scale")
+    if kernel is None:
+
+        def one(state: Any, params: Any) -> Any:
+            return 1.0
+
+        return one
+
+    def impl(state: Any, params: Any) -> Any:
+        return kernel(state, params)
+
+    return impl
+
+
+@overload(alarm_of)
+def _alarm_of(state: Any, params: Any, score: Any, threshold: Any, width: Any) -> Any:
+    kernel = _kernel(state, "alarm")
+    if kernel is None:
+        raise TypeError(f"no alarm policy registered for state {state}")
+
+    def impl(state: Any, params: Any, score: Any, threshold: Any, width: Any) -> Any:
+        return kernel(state, params, score, threshold, width)
+
+    return impl
+
+
+def _generate(name: str, source: str, namespace: dict[str, Any]) -> Any:
+    exec(source, namespace)  # code built from a NamedTuple's field names only
+    return namespace[name]
+
+
+@overload(row_of)
+def _row_of(state: Any, s: Any) -> Any:
+    cls = state.instance_class
+    parts = []
+    for field, kind in zip(cls._fields, state.types, strict=True):
+        parts.append(
+            f"row_of(state.{field}, s)"
+            if isinstance(kind, types.BaseTuple)
+            else f"state.{field}[s]"
+        )
+    source = f"def impl(state: Any, s: Any) -> Any:\n    return cls({', '.join(parts)})\n"
+    return _generate("impl", source, {"cls": cls, "row_of": row_of, "Any": Any})
+
+
+@overload(reset_row)
+def _reset_row(state: Any, initial: Any, s: Any) -> Any:
+    cls = state.instance_class
+    lines = []
+    for field, kind in zip(cls._fields, state.types, strict=True):
+        if isinstance(kind, types.BaseTuple):
+            lines.append(f"    reset_row(state.{field}, initial.{field}, s)")
+        else:
+            lines.append(f"    state.{field}[s] = initial.{field}")
+    source = "def impl(state: Any, initial: Any, s: Any) -> None:\n" + "\n".join(lines) + "\n"
+    return _generate("impl", source, {"reset_row": reset_row, "Any": Any})
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def run_block(state: Any, params: Any, xs: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = step(state, params, xs[i])`` in order: one component over a chunk."""
+    for i in range(xs.shape[0]):
+        out[i] = step_of(state, params, xs[i])
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def run_block_explained(
+    state: Any,
+    params: Any,
+    xs: np.ndarray,
+    out: np.ndarray,
+    expected: np.ndarray,
+    scale: np.ndarray,
+) -> None:
+    """:func:`run_block`, plus the forecast in force before each point."""
+    for i in range(xs.shape[0]):
+        expected[i], scale[i] = forecast_of(state, params)
+        out[i] = step_of(state, params, xs[i])
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def run_alarm_block(
+    state: Any,
+    params: Any,
+    scores: np.ndarray,
+    thresholds: np.ndarray,
+    widths: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``out[i] = alarm(state, params, scores[i], thresholds[i], widths[i])`` in order."""
+    for i in range(scores.shape[0]):
+        out[i] = alarm_of(state, params, scores[i], thresholds[i], widths[i])
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def monitor_point(
+    detector: Any,
+    detector_params: Any,
+    threshold: Any,
+    threshold_params: Any,
+    alarm: Any,
+    alarm_params: Any,
+    x: float,
+    out: np.ndarray,
+) -> None:
+    """One point through detector, threshold and alarm stage; ``out`` receives
+    ``score, threshold, flag, expected, scale``."""
+    out[3], out[4] = forecast_of(detector, detector_params)
+    width = alarm_scale_of(detector, detector_params)
+    score = step_of(detector, detector_params, x)
+    level = step_of(threshold, threshold_params, score)
+    out[0] = score
+    out[1] = level
+    out[2] = 1.0 if alarm_of(alarm, alarm_params, score, level, width) else 0.0
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def monitor_block(
+    detector: Any,
+    detector_params: Any,
+    threshold: Any,
+    threshold_params: Any,
+    alarm: Any,
+    alarm_params: Any,
+    xs: np.ndarray,
+    score: np.ndarray,
+    level: np.ndarray,
+    flag: np.ndarray,
+    expected: np.ndarray,
+    scale: np.ndarray,
+) -> None:
+    """:func:`monitor_point` over a chunk of valid values, into arrays."""
+    for i in range(xs.shape[0]):
+        expected[i], scale[i] = forecast_of(detector, detector_params)
+        width = alarm_scale_of(detector, detector_params)
+        s = step_of(detector, detector_params, xs[i])
+        t = step_of(threshold, threshold_params, s)
+        score[i] = s
+        level[i] = t
+        flag[i] = alarm_of(alarm, alarm_params, s, t, width)
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def keyed_monitor_block(
+    detector: Any,
+    detector_initial: Any,
+    detector_params: Any,
+    threshold: Any,
+    threshold_initial: Any,
+    threshold_params: Any,
+    alarm: Any,
+    alarm_initial: Any,
+    alarm_params: Any,
+    order: np.ndarray,
+    slots: np.ndarray,
+    fresh: np.ndarray,
+    xs: np.ndarray,
+    score: np.ndarray,
+    level: np.ndarray,
+    flag: np.ndarray,
+    expected: np.ndarray,
+    scale: np.ndarray,
+) -> None:
+    """:func:`monitor_block` where point ``i`` uses slot ``slots[i]``'s rows of every state.
+
+    A point with ``fresh[i]`` first resets its slot to the initial state (a new key).
+    Points are visited in ``order``; each key's points must keep their order in it.
+    """
+    for i in order:
+        s = slots[i]
+        if fresh[i]:
+            reset_row(detector, detector_initial, s)
+            reset_row(threshold, threshold_initial, s)
+            reset_row(alarm, alarm_initial, s)
+        d = row_of(detector, s)
+        expected[i], scale[i] = forecast_of(d, detector_params)
+        width = alarm_scale_of(d, detector_params)
+        x = step_of(d, detector_params, xs[i])
+        t = step_of(row_of(threshold, s), threshold_params, x)
+        score[i] = x
+        level[i] = t
+        flag[i] = alarm_of(row_of(alarm, s), alarm_params, x, t, width)
