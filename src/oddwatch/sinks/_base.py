@@ -82,8 +82,9 @@ class OutputBatch:
     """Output records as columns: one entry per record (see :data:`FIELDS`).
 
     ``key`` and ``timestamp`` are ``None`` when the input has no such column; ``nan`` floats
-    are written as ``null`` (JSON) or an empty field (CSV). ``expected`` (the detector's
-    forecast, ``nan`` where it has none) is for live views; file sinks do not write it.
+    are written as ``null`` (JSON) or an empty field (CSV). ``expected`` and ``scale`` (the
+    detector's forecast and residual scale, ``nan`` where it has none; together an expected
+    band) are for live views and reports; file sinks do not write them.
     """
 
     seq: NDArray[np.int64]
@@ -95,6 +96,7 @@ class OutputBatch:
     key: NDArray[np.str_] | None = None
     timestamp: Sequence[str] | None = None
     expected: FloatArray | None = None
+    scale: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.seq.shape[0])
@@ -112,6 +114,7 @@ class OutputBatch:
             None if self.key is None else self.key[where],
             None if self.timestamp is None else [self.timestamp[i] for i in where.tolist()],
             None if self.expected is None else self.expected[where],
+            None if self.scale is None else self.scale[where],
         )
 
     def rows(self) -> Iterator[dict[str, Any]]:
