@@ -1,6 +1,6 @@
 """A live run in a real window, driven by tests/viz/test_live_window.py in a subprocess.
 
-usage: python live_script.py POINTS DELAY HOLD(0|1) [SCREENSHOT.png]
+usage: MPLBACKEND=TkAgg python live_script.py POINTS DELAY HOLD(0|1) [SCREENSHOT.png]
 Prints "window open" once the window shows, a summary line at the end, and exits 0, or 130
 after Ctrl-C, the way ``oddwatch demo`` does.
 """
@@ -10,13 +10,9 @@ from __future__ import annotations
 import sys
 import time
 
-import matplotlib
-
-matplotlib.use("TkAgg")
-
-from oddwatch import Monitor  # noqa: E402
-from oddwatch.sources.simulate import SimulationConfig, simulate  # noqa: E402
-from oddwatch.viz import LivePlot  # noqa: E402
+from oddwatch import Monitor
+from oddwatch.sources.simulate import SimulationConfig, simulate
+from oddwatch.viz import LivePlot
 
 
 def main() -> int:
