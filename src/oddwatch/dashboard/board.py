@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from oddwatch._keyhash import KeyIndex, key_hashes
 from oddwatch.sinks._base import OutputBatch
 
-__all__ = ["SINGLE_SERIES", "Board"]
+__all__ = ["SINGLE_SERIES", "Board", "key_hashes", "severity"]
 
 SINGLE_SERIES = "(series)"
 _SEVERITY_CAP = 100.0
@@ -46,34 +47,6 @@ def severity(score: NDArray[np.float64], threshold: NDArray[np.float64]) -> NDAr
         ratio = np.where(threshold > 0, score / threshold, np.nan)
     ratio = np.nan_to_num(ratio, nan=0.0, posinf=_SEVERITY_CAP, neginf=0.0)
     return np.clip(ratio, 0.0, _SEVERITY_CAP).astype(np.float32)
-
-
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-
-
-def key_hashes(keys: NDArray[Any]) -> NDArray[np.uint64]:
-    """A 64-bit FNV-1a hash of each key's characters, computed column by column.
-
-    Two keys share a hash with probability about ``n**2 / 2**65`` (1e-10 for 100,000 keys);
-    the dashboard would then show them as one key.
-
-    Examples
-    --------
-    >>> h = key_hashes(np.array(["a", "b", "a"]))
-    >>> bool(h[0] == h[2]), bool(h[0] == h[1])
-    (True, False)
-    >>> bool(key_hashes(np.array(["ab"]))[0] == key_hashes(np.array(["ab", "abcdef"]))[0])
-    True
-    """
-    array = np.ascontiguousarray(keys if keys.dtype.kind == "U" else keys.astype(str))
-    width = array.dtype.itemsize // 4
-    codes = array.view(np.uint32).reshape(len(array), width)
-    hashes = np.full(len(array), _FNV_OFFSET, dtype=np.uint64)
-    for j in range(width):
-        column = codes[:, j].astype(np.uint64)
-        hashes = np.where(column != 0, (hashes ^ column) * _FNV_PRIME, hashes)
-    return hashes
 
 
 def _finite(x: float) -> float | None:
@@ -167,9 +140,8 @@ class Board:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         # per key (slot)
-        self._hash_sorted = np.zeros(0, dtype=np.uint64)
-        self._hash_slot = np.zeros(0, dtype=np.int64)
-        self._names: list[str] = []
+        self._index = KeyIndex(max_keys)
+        self._names = self._index.names
         self._heat = np.zeros((0, n_buckets), dtype=np.float32)
         self._n_points = np.zeros(0, dtype=np.int64)
         self._n_flags = np.zeros(0, dtype=np.int64)
@@ -281,40 +253,13 @@ class Board:
         return bucket % self.n_buckets
 
     def _slots(self, keys: NDArray[Any]) -> NDArray[np.int64]:
-        """Slot of each key (new keys get one; -1 past ``max_keys``), without a Python loop
-        over the records: keys are hashed in bulk and looked up in a sorted hash table."""
-        hashes = key_hashes(keys)
-        table, slot_of = self._hash_sorted, self._hash_slot
-        where = np.minimum(np.searchsorted(table, hashes), max(len(table) - 1, 0))
-        found = (table[where] == hashes) if len(table) else np.zeros(len(hashes), dtype=bool)
-        slots = np.where(found, slot_of[where] if len(table) else -1, -1)
-        if found.all():
-            return slots
-        new, first = np.unique(hashes[~found], return_index=True)
-        by_arrival = np.argsort(first, kind="stable")  # slots in order of first appearance
-        new, first = new[by_arrival], first[by_arrival]
-        room = max(0, self.max_keys - len(self._names))
-        new, first = new[:room], first[:room]
-        if len(new):
-            base = len(self._names)
-            self._names.extend(str(k) for k in keys[~found][first].tolist())
-            table = np.concatenate([table, new])
-            slot_of = np.concatenate([slot_of, np.arange(base, base + len(new))])
-            order = np.argsort(table, kind="stable")
-            self._hash_sorted, self._hash_slot = table[order], slot_of[order]
-            self._grow(len(self._names))
-            where = np.searchsorted(self._hash_sorted, hashes[~found])
-            where = np.minimum(where, len(self._hash_sorted) - 1)
-            hit = self._hash_sorted[where] == hashes[~found]
-            slots[~found] = np.where(hit, self._hash_slot[where], -1)
+        """Slot of each key (new keys get one; -1 past ``max_keys``)."""
+        slots = self._index.slots(keys)
+        self._grow(len(self._index))
         return slots
 
     def _slot_of(self, key: str) -> int | None:
-        h = key_hashes(np.array([key]))
-        i = int(np.searchsorted(self._hash_sorted, h[0]))
-        if i < len(self._hash_sorted) and self._hash_sorted[i] == h[0]:
-            return int(self._hash_slot[i])
-        return None
+        return self._index.slot_of(key)
 
     def _grow(self, n: int) -> None:
         have = self._heat.shape[0]
