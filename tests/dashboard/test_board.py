@@ -11,6 +11,11 @@ from oddwatch.dashboard.board import SINGLE_SERIES, key_hashes, severity
 from oddwatch.sinks._base import OutputBatch
 
 
+def _unlimited(**options):
+    """A board whose worker may fold everything (these tests check what folding gives)."""
+    return Board(max_busy=1.0, burst=60.0, **options)
+
+
 def _batch(keys, values, flags=(), seq0=0, score=0.1):
     n = len(keys)
     is_anomaly = np.zeros(n, bool)
@@ -47,7 +52,7 @@ def test_severity_is_score_over_threshold_and_zero_when_missing():
 
 
 def test_a_drilled_down_series_is_exactly_the_points_written_for_that_key():
-    board = Board(history=50)
+    board = _unlimited(history=50)
     rng = np.random.default_rng(0)
     written = {"a": [], "b": []}
     flagged = set()
@@ -76,7 +81,7 @@ def test_a_drilled_down_series_is_exactly_the_points_written_for_that_key():
 
 
 def test_flags_become_alerts_newest_first_and_lanes_sort_by_surprise():
-    board = Board()
+    board = _unlimited()
     board.submit(_batch(["a", "b", "c"], [1, 2, 3]))
     board.submit(_batch(["a", "b", "c"], [1, 50, 3], flags=(1,), seq0=3))
     board.drain()
@@ -111,7 +116,7 @@ def test_past_its_cpu_budget_the_board_keeps_every_flag_but_samples_the_rest():
 
 
 def test_within_its_budget_the_board_folds_everything():
-    board = Board()
+    board = _unlimited()
     for i in range(10):
         board.submit(_batch([f"k{j}" for j in range(50)], np.ones(50), seq0=50 * i))
     board.drain()
@@ -119,7 +124,7 @@ def test_within_its_budget_the_board_folds_everything():
 
 
 def test_keys_past_max_keys_are_counted_not_shown():
-    board = Board(max_keys=3)
+    board = _unlimited(max_keys=3)
     board.submit(_batch(["a", "b", "c", "d", "e"], np.ones(5)))
     board.drain()
     overview = board.overview()
@@ -127,7 +132,7 @@ def test_keys_past_max_keys_are_counted_not_shown():
 
 
 def test_tracking_is_bounded_and_a_flagged_or_requested_key_gets_tracked():
-    board = Board(tracked=2, history=10)
+    board = _unlimited(tracked=2, history=10)
     board.submit(_batch(["a", "b", "c"], [1, 2, 3]))
     board.drain()
     assert board.series("c") == {"key": "c", "known": True, "tracked": False}
@@ -140,7 +145,7 @@ def test_tracking_is_bounded_and_a_flagged_or_requested_key_gets_tracked():
 
 
 def test_unkeyed_input_is_one_series_and_the_worker_thread_folds_it():
-    board = Board().start()
+    board = _unlimited().start()
     try:
         batch = _batch(["x"] * 4, [1, 2, 3, 4])
         board.submit(OutputBatch(**{**batch.__dict__, "key": None}))
@@ -152,7 +157,7 @@ def test_unkeyed_input_is_one_series_and_the_worker_thread_folds_it():
 
 
 def test_real_keyed_results_fill_the_board():
-    board = Board()
+    board = _unlimited()
     for batch in batches(5, 200, spike_every=9):
         board.submit(batch)
     board.drain()

@@ -38,7 +38,7 @@ def _wait(condition, timeout=10.0):
 def test_appended_records_reach_the_board_and_a_half_written_line_waits(tmp_path):
     path = tmp_path / "out.jsonl"
     path.write_text("\n".join(_line(i, f"k{i % 3}") for i in range(30)) + "\n")
-    board = Board()
+    board = Board(max_busy=1.0, burst=60.0)  # fold everything: the test checks content
     stop = threading.Event()
     follower = threading.Thread(target=follow_results, args=(str(path), board, stop, True, 0.02))
     follower.start()

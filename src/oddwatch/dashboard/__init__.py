@@ -14,6 +14,7 @@ True
 
 from oddwatch.dashboard.board import Board
 from oddwatch.dashboard.server import DashboardServer
+from oddwatch.dashboard.session import DashboardSession
 from oddwatch.dashboard.sink import DashboardSink
 
-__all__ = ["Board", "DashboardServer", "DashboardSink"]
+__all__ = ["Board", "DashboardServer", "DashboardSession", "DashboardSink"]

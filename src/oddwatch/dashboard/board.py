@@ -3,10 +3,10 @@
 :class:`Board` is fed output batches by the detection thread and read by the web server's
 threads. Feeding is cheap and never waits: :meth:`Board.submit` notes the flagged rows and queues
 the batch; a worker thread wakes a few times a second and folds the queued batches into
-bounded arrays. The worker may spend at most ``max_busy`` of one CPU doing so (it shares the
-interpreter lock with detection): past that budget a batch is only scanned for its flags
-(alerts are never dropped) and counted as sampled out, so detection never slows down to
-feed a page.
+bounded arrays. The worker's CPU time is capped at ``max_busy`` times the CPU time of the
+thread that feeds it (detection), plus 1% of one CPU for slow streams: past that budget a
+batch is only scanned for its flags (alerts are never dropped) and counted as sampled out.
+So the dashboard costs a bounded share of detection's CPU however loaded the machine is.
 
 Memory is bounded by ``max_keys * n_buckets`` floats for the heat map plus
 ``tracked * history`` points for the series that can be drilled into.
@@ -60,6 +60,7 @@ class _Pending:
     batch: OutputBatch
     flagged: NDArray[np.int64]
     wall: float
+    feeder_cpu: float  # CPU seconds of the thread that submitted it, at submit time
 
 
 class Board:
@@ -79,8 +80,9 @@ class Board:
     max_alerts
         Alerts kept (the newest).
     max_busy
-        Share of one CPU the worker may spend folding batches in (a token bucket that
-        holds at most ``burst`` seconds); past it, batches are only scanned for flags.
+        CPU time the worker may spend folding batches in, as a share of the feeding
+        thread's CPU time (a token bucket holding at most ``burst`` seconds, also refilled
+        by 1% of wall time); past it, batches are only scanned for flags.
     burst
         CPU seconds the worker may spend at once (at start, and after quiet spells).
     interval
@@ -114,7 +116,7 @@ class Board:
         bucket_seconds: float = 1.0,
         max_alerts: int = 500,
         max_busy: float = 0.05,
-        burst: float = 0.2,
+        burst: float = 0.05,
         interval: float = 0.4,
         band_sd: float = 3.0,
     ) -> None:
@@ -129,6 +131,7 @@ class Board:
         self.interval = interval
         self._tokens = burst
         self._refilled = time.monotonic()
+        self._feeder_cpu: float | None = None
         self._seen_counters: object = None
         self._cache: tuple[int, int, dict[str, Any]] | None = None
         self.band_sd = band_sd
@@ -163,6 +166,7 @@ class Board:
         # time buckets
         self._bucket = self._bucket_of(time.time())
         self._bucket_end_time = np.full(n_buckets, "", dtype=object)
+        self._overall = np.zeros(n_buckets, dtype=np.float32)  # max over keys, per column
         # alerts and counters
         self._alerts: deque[dict[str, Any]] = deque(maxlen=max_alerts)
         self._alert_id = 0
@@ -182,7 +186,8 @@ class Board:
         if not len(batch):
             return
         flagged = np.flatnonzero(batch.is_anomaly)
-        self._pending.append(_Pending(batch, flagged, time.time()))  # atomic, no lock
+        pending = _Pending(batch, flagged, time.time(), time.thread_time())
+        self._pending.append(pending)  # atomic, no lock
 
     def observe(self, stats: Mapping[str, float]) -> None:
         """Record the pipeline's counters (flat names, e.g. ``records_read``)."""
@@ -219,9 +224,12 @@ class Board:
         while self._pending:
             pending.append(self._pending.popleft())
         now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.max_busy)
+        self._refill(0.01 * (now - self._refilled))
         self._refilled = now
         for item in pending:
+            if self._feeder_cpu is not None and item.feeder_cpu >= self._feeder_cpu:
+                self._refill(self.max_busy * (item.feeder_cpu - self._feeder_cpu))
+            self._feeder_cpu = item.feeder_cpu
             full = self._tokens > 0.0
             tick = time.thread_time()
             with self._lock:
@@ -237,6 +245,9 @@ class Board:
                 self.version += 1
                 self.changed.notify_all()
 
+    def _refill(self, seconds: float) -> None:
+        self._tokens = min(self.burst, self._tokens + seconds)
+
     def _bucket_of(self, wall: float) -> int:
         return int(wall // self.bucket_seconds)
 
@@ -248,6 +259,7 @@ class Board:
             for b in range(bucket - steps + 1, bucket + 1):
                 self._heat[:, b % self.n_buckets] = 0.0
                 self._bucket_end_time[b % self.n_buckets] = ""
+                self._overall[b % self.n_buckets] = 0.0
             self._bucket = bucket
             self._recent_stale = True  # a column left the window
         return bucket % self.n_buckets
@@ -319,6 +331,8 @@ class Board:
         sev = severity(score, threshold)
         np.maximum.at(self._heat[:, col], slots, sev)
         np.maximum.at(self._recent, slots, sev)
+        if len(sev):
+            self._overall[col] = max(self._overall[col], float(sev.max()))
         counts = np.bincount(slots)
         self._n_points[: len(counts)] += counts
         if flag.any():
@@ -469,7 +483,7 @@ class Board:
             }
             for s in top.tolist()
         ]
-        overall = heat.max(axis=0)[order_cols] if n_keys else np.zeros(self.n_buckets)
+        overall = self._overall[order_cols]
         bins = np.bincount(
             np.searchsorted(_SEVERITY_BINS, recent, side="right"), minlength=len(_SEVERITY_BINS) + 1
         )

@@ -158,7 +158,9 @@ function renderSeries(s) {
   const x = xValues(s);
   const flags = s.value.map((v, i) => (s.flag[i] ? v : null));
   const data = [x, s.low, s.high, s.expected, s.value, flags];
-  note.textContent = `${int(s.n_points)} points seen, last ${int(s.value.length)} shown; band = expected \u00b1 ${s.band_sd} sd`;
+  const band = s.low.some((v) => v !== null)
+    ? `band = expected \u00b1 ${s.band_sd} sd` : "no expected band (the input carries no forecast)";
+  note.textContent = `${int(s.n_points)} points seen, last ${int(s.value.length)} shown; ${band}`;
   const width = $("chart").clientWidth || 800;
   if (state.chart && state.chartKey === s.key) {
     state.chart.setData(data);
