@@ -80,6 +80,7 @@ def output_batch(
         key=None if key is None else np.asarray(key, dtype=str),
         timestamp=timestamp,
         expected=result.expected,
+        scale=result.scale,
     )
 
 
@@ -104,11 +105,12 @@ def chunk_batch(records: Records, checked: Checked, result: Any) -> OutputBatch:
     score = np.full(n, np.nan)
     threshold = np.full(n, np.nan)
     expected = np.full(n, np.nan)
+    scale = np.full(n, np.nan)
     is_anomaly = checked.flagged.copy()
     keep = np.flatnonzero(checked.accepted)
     if result is not None and keep.shape[0]:
         score[keep], threshold[keep] = result.score, result.threshold
-        expected[keep] = result.expected
+        expected[keep], scale[keep] = result.expected, result.scale
         is_anomaly[keep] = result.is_anomaly
         reason = _reasons(result, n, keep)
     else:
@@ -118,7 +120,7 @@ def chunk_batch(records: Records, checked: Checked, result: Any) -> OutputBatch:
     key = None if records.key is None else records.key[:n]
     timestamp = None if records.time_text is None else records.time_text[:n]
     batch = OutputBatch(
-        checked.seq, value, score, threshold, is_anomaly, reason, key, timestamp, expected
+        checked.seq, value, score, threshold, is_anomaly, reason, key, timestamp, expected, scale
     )
     shown = checked.accepted | checked.flagged
     return batch if shown.all() else batch.select(shown)

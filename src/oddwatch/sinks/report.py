@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ class _Chunk:
     expected: NDArray[np.float64]
     scale: NDArray[np.float64]
     flag: NDArray[np.bool_]
-    timestamp: list[str] | None
+    timestamp: Sequence[str] | None
 
     def thin(self) -> _Chunk:
         stamps = None if self.timestamp is None else self.timestamp[::2]
