@@ -99,7 +99,7 @@ def test_ctrl_c_or_sigterm_ends_cleanly_after_the_chunk_in_progress(monkeypatch,
         return original(self, xs)
 
     monkeypatch.setattr(Monitor, "update_many", signal_during_the_third_chunk)
-    assert main(["demo", "--points", "0", "--no-plot", "--json", "--quiet"]) == 0
+    assert main(["demo", "--points", "0", "--no-plot", "--json", "--quiet"]) == 130
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert summary["points"] == 3 * 4096  # the chunk in progress was finished, then it stopped

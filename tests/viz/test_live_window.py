@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from system import require, virtual_display
 
+from viz.window import finish, wait_for_line, window_of
 from viz.x11 import request_close
 
 SCRIPT = Path(__file__).with_name("live_script.py")
@@ -39,53 +40,13 @@ def _start(display, points, delay, hold, *extra):
     return proc
 
 
-def _wait_for_line(proc, text, timeout=120.0):
-    """Read stdout until a line containing ``text`` (fail if the process ends first)."""
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return seen
-    proc.kill()
-    pytest.fail(f"no {text!r} line; got {seen!r} and stderr {proc.stderr.read()!r}")
-
-
-def _window(display):
-    """The X id of the live window (polled: it appears a moment after "window open")."""
-    for _ in range(100):
-        found = subprocess.run(
-            ["xdotool", "search", "--name", TITLE],
-            env={**os.environ, "DISPLAY": display},
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if found:
-            return int(found[0])
-        time.sleep(0.1)
-    pytest.fail("the live window never appeared")
-
-
-def _finish(proc, timeout=30.0):
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("the run did not end after the window was closed or Ctrl-C")
-    return proc.returncode, out, err
-
-
 def test_ctrl_c_while_streaming_ends_with_the_summary_and_exit_130(display):
     proc = _start(display, 10_000_000, 0.005, True)
-    _wait_for_line(proc, "window open")
-    _window(display)
+    wait_for_line(proc, "window open")
+    window_of(display, TITLE)
     time.sleep(1.5)  # let it stream and draw a few frames
     proc.send_signal(signal.SIGINT)
-    code, out, err = _finish(proc)
+    code, out, err = finish(proc)
     assert code == 130
     assert "summary: " in out and "stream ended" in out
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
@@ -93,23 +54,23 @@ def test_ctrl_c_while_streaming_ends_with_the_summary_and_exit_130(display):
 
 def test_ctrl_c_while_holding_the_final_figure_exits_130(display):
     proc = _start(display, 400, 0.0, True)
-    _wait_for_line(proc, "stream ended")
-    _window(display)
+    wait_for_line(proc, "stream ended")
+    window_of(display, TITLE)
     time.sleep(0.5)
     assert proc.poll() is None, "the final figure must stay open until closed"
     proc.send_signal(signal.SIGINT)
-    code, out, err = _finish(proc)
+    code, out, err = finish(proc)
     assert code == 130 and "summary: 400 points" in out
     assert "Traceback" not in err
 
 
 def test_closing_the_window_while_streaming_ends_the_run_with_exit_0(display):
     proc = _start(display, 10_000_000, 0.005, True)
-    _wait_for_line(proc, "window open")
-    window = _window(display)
+    wait_for_line(proc, "window open")
+    window = window_of(display, TITLE)
     time.sleep(1.0)
     request_close(display, window)
-    code, out, err = _finish(proc)
+    code, out, err = finish(proc)
     assert code == 0
     assert "summary: " in out
     assert "Traceback" not in err
@@ -117,12 +78,12 @@ def test_closing_the_window_while_streaming_ends_the_run_with_exit_0(display):
 
 def test_closing_the_held_window_exits_0(display):
     proc = _start(display, 400, 0.0, True)
-    _wait_for_line(proc, "stream ended")
-    window = _window(display)
+    wait_for_line(proc, "stream ended")
+    window = window_of(display, TITLE)
     time.sleep(0.5)
     assert proc.poll() is None
     request_close(display, window)
-    code, out, err = _finish(proc)
+    code, out, err = finish(proc)
     assert (code, "Traceback" in err) == (0, False)
     assert "summary: 400 points" in out
 
@@ -131,7 +92,7 @@ def test_without_hold_the_run_exits_by_itself_and_saves_a_screenshot(display):
     IMAGES.mkdir(parents=True, exist_ok=True)
     target = IMAGES / "live.png"
     proc = _start(display, 3000, 0.0, False, str(target))
-    code, out, err = _finish(proc, timeout=180.0)
+    code, out, err = finish(proc, timeout=180.0)
     assert code == 0, err
     assert "summary: 3000 points" in out
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -83,6 +83,9 @@ class StreamFigure:
         Show scores in [0, 1) as surprise ``s / (1 - s)``; False shows raw scores.
     band_sd
         Half-width of the expected band, in units of the detector's scale.
+    pyplot
+        Make the figure through pyplot (a window can show it); False makes a standalone
+        figure for files, leaving pyplot's backend and windows alone.
 
     Examples
     --------
@@ -98,16 +101,30 @@ class StreamFigure:
     >>> fig.close()
     """
 
-    def __init__(self, title: str = "oddwatch", likelihood: bool = True, band_sd: float = 3.0):
-        import matplotlib.pyplot as plt
+    def __init__(
+        self,
+        title: str = "oddwatch",
+        likelihood: bool = True,
+        band_sd: float = 3.0,
+        pyplot: bool = True,
+    ) -> None:
         from matplotlib.collections import PolyCollection
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
         self.likelihood = likelihood
         self.band_sd = band_sd
-        self.figure, (self.ax_value, self.ax_score) = plt.subplots(
-            2, 1, sharex=True, figsize=(11, 6.2), gridspec_kw={"height_ratios": [3, 1]}
+        self.pyplot = pyplot
+        if pyplot:
+            import matplotlib.pyplot as plt
+
+            self.figure = plt.figure(figsize=(11, 6.2))
+        else:
+            from matplotlib.figure import Figure
+
+            self.figure = Figure(figsize=(11, 6.2))
+        self.ax_value, self.ax_score = self.figure.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
         )
         self.figure.suptitle(title, fontsize=12, fontweight="bold")
         ax = self.ax_value
@@ -247,10 +264,11 @@ class StreamFigure:
         self.figure.savefig(path, dpi=110)
 
     def close(self) -> None:
-        """Release the figure."""
-        import matplotlib.pyplot as plt
+        """Release the figure (and its window, if pyplot made one)."""
+        if self.pyplot:
+            import matplotlib.pyplot as plt
 
-        plt.close(self.figure)
+            plt.close(self.figure)
 
 
 def _band_polygons(x: FloatArray, lo: FloatArray, hi: FloatArray) -> list[FloatArray]:

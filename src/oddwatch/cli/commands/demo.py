@@ -2,22 +2,26 @@
 
 Prints each flagged point as it happens and a summary at the end (precision, recall and F1 of
 anomaly events against the injected labels, throughput). With a display it opens a live
-matplotlib window; ``--no-plot`` (or no display) runs headless and ``--plot FILE`` saves the
-final figure.
+matplotlib window that stays open on the final figure until closed (``--no-hold`` exits at
+once); ``--no-plot`` (or no display) runs headless, ``--plot FILE`` saves the final figure
+and ``--dashboard`` serves the live web dashboard instead of the window. Ctrl-C, or closing
+the window, ends the run with the summary (exit code 130 after Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import numpy as np
 
+from oddwatch._notice import COMPILING, notice_if_slow
 from oddwatch.errors import InvalidParameterError
 from oddwatch.pipeline import run as run_pipeline
 from oddwatch.sinks import OutputBatch
@@ -34,8 +38,12 @@ examples:
   oddwatch demo --points 5000 --seed 7 --no-plot --json
   oddwatch demo --delay 0.02 --outlier-prob 0.01  # slower, more anomalies
   oddwatch demo --plot demo.png --no-plot         # save the final figure
-  oddwatch demo --points 0                        # run until Ctrl-C
+  oddwatch demo --points 0                        # run until Ctrl-C (or close the window)
+  oddwatch demo --points 3000 --no-hold           # close the window when the stream ends
+  oddwatch demo --dashboard --delay 0.01 --points 0   # web page at http://127.0.0.1:8050/
   oddwatch demo --config demo.toml
+
+exit codes: 0 done (or window closed), 2 usage/configuration error, 130 Ctrl-C.
 
 config file (TOML): the flags' names as keys, plus an optional [simulation] table
 with any oddwatch.sources.SimulationConfig field:
@@ -59,6 +67,10 @@ _FLAG_KEYS = {
     "json": bool,
     "quiet": bool,
     "tolerance": int,
+    "no_hold": bool,
+    "dashboard": bool,
+    "host": str,
+    "port": int,
 }
 _DEFAULTS: dict[str, Any] = {
     "points": 5000,
@@ -70,9 +82,13 @@ _DEFAULTS: dict[str, Any] = {
     "json": False,
     "quiet": False,
     "tolerance": 10,
+    "no_hold": False,
+    "dashboard": False,
+    "host": "127.0.0.1",
+    "port": 8050,
 }
 _FOREVER_BLOCK = 100_000
-_SERIES = ("values", "flags", "scores", "thresholds", "expected", "labels", "kinds")
+_SERIES = ("values", "flags", "scores", "thresholds", "expected", "scale", "labels", "kinds")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +134,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="K",
         help="points after an event in which a flag still counts (default 10)",
+    )
+    parser.add_argument(
+        "--no-hold",
+        action="store_true",
+        default=None,
+        help="exit when the stream ends instead of keeping the window (or dashboard) open",
+    )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        default=None,
+        help="serve the live web dashboard (instead of the window)",
+    )
+    parser.add_argument(
+        "--host", metavar="ADDR", help="dashboard interface (default 127.0.0.1: this machine)"
+    )
+    parser.add_argument(
+        "--port", type=int, metavar="PORT", help="dashboard port (default 8050; 0 = any free)"
     )
 
 
@@ -190,13 +224,14 @@ class _Recorder:
     def write(self, batch: OutputBatch) -> None:
         if math.isnan(self.first_point_seconds):
             self.first_point_seconds = time.perf_counter() - self.started
-        assert batch.expected is not None
+        assert batch.expected is not None and batch.scale is not None
         for name, part in (
             ("values", batch.value),
             ("flags", batch.is_anomaly),
             ("scores", batch.score),
             ("thresholds", batch.threshold),
             ("expected", batch.expected),
+            ("scale", batch.scale),
             ("labels", self.source.labels),
             ("kinds", self.source.kinds),
         ):
@@ -239,22 +274,31 @@ class _LiveView:
         self.live, self.source = live, source
 
     def write(self, batch: OutputBatch) -> None:
-        assert batch.expected is not None
+        when: Any = batch.seq.astype(float)
+        if batch.timestamp is not None:
+            when = np.array(batch.timestamp, dtype="datetime64[s]")
         self.live.append(
-            batch.seq.astype(float),
+            when,
             batch.value,
             batch.score,
             batch.threshold,
             batch.is_anomaly,
             self.source.labels,
             batch.expected,
+            batch.scale,
+            list(batch.reason),
         )
-
-    def observe(self, stats: Mapping[str, float]) -> None:
-        """Nothing to show from the counters yet; the window draws the points."""
 
     def close(self) -> None:
         pass
+
+
+def _until_stopped(source: SimulationSource, live: Any) -> Iterator[Any]:
+    """The source's chunks until the window is closed (or Ctrl-C is noted by it)."""
+    for chunk in source:
+        if live.stopped:
+            return
+        yield chunk
 
 
 def run(args: argparse.Namespace) -> int:
@@ -265,6 +309,8 @@ def run(args: argparse.Namespace) -> int:
     from oddwatch.evaluate.metrics import event_metrics
 
     live = None
+    if settings["dashboard"]:
+        settings["no_plot"] = True  # the page replaces the window
     if not settings["no_plot"]:
         from oddwatch.viz import LivePlot, display_available
 
@@ -275,8 +321,14 @@ def run(args: argparse.Namespace) -> int:
                 "no display found: running headless (use --plot FILE to save a figure)",
                 file=sys.stderr,
             )
+    session = None
+    if settings["dashboard"]:
+        from oddwatch.dashboard import DashboardSession
+
+        session = DashboardSession(settings["host"], settings["port"]).start()
     monitor = Monitor()
-    monitor.clone().update_many(np.zeros(1))  # load the compiled kernels before timing
+    with notice_if_slow(COMPILING) if not settings["quiet"] else contextlib.nullcontext():
+        monitor.clone().update_many(np.zeros(1))  # load the compiled kernels before timing
     source = SimulationSource(
         _segments(settings, simulation), chunk_size=64 if live is not None else 4096
     )
@@ -284,10 +336,22 @@ def run(args: argparse.Namespace) -> int:
     sinks: list[Any] = [record]
     if not settings["quiet"]:  # with --json, stdout carries only the JSON summary
         sinks.append(_FlagPrinter(source, sys.stderr if settings["json"] else sys.stdout))
+    chunks: Any = source
     if live is not None:
         sinks.append(_LiveView(live, source))
-    stats = run_pipeline(source, monitor, sinks, validator=Validator("flag"), handle_signals=True)
-    if stats.interrupted:
+        chunks = _until_stopped(source, live)
+    if session is not None:
+        sinks.append(session.sink)
+    try:
+        stats = run_pipeline(
+            chunks, monitor, sinks, validator=Validator("flag"), handle_signals=True
+        )
+    except BaseException:
+        if session is not None:
+            session.close()
+        raise
+    interrupted = stats.interrupted
+    if interrupted:
         print("interrupted: summary of the points seen so far", file=sys.stderr)
     labels = record.joined("labels").astype(bool)
     flags = record.joined("flags").astype(bool)
@@ -307,19 +371,26 @@ def run(args: argparse.Namespace) -> int:
     }
     if settings["plot"]:
         _save_figure(record, settings["plot"])
-    if live is not None:
-        live.close()
     _print_summary(summary, settings, sys.stdout)
-    return 0  # Ctrl-C is how an endless demo (--points 0) ends
+    sys.stdout.flush()
+    hold = not settings["no_hold"] and not interrupted
+    if live is not None:
+        if hold and not live.stopped:
+            with live.catch_interrupts():
+                live.hold()
+            interrupted = live.interrupted
+        live.close()
+    if session is not None:
+        if hold:
+            interrupted = session.hold("stream ended")
+        session.close()
+    return 130 if interrupted else 0
 
 
 def _save_figure(record: _Recorder, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
     from oddwatch.viz import StreamFigure
 
-    figure = StreamFigure(title=f"oddwatch demo: {record.n_points} simulated points")
+    figure = StreamFigure(title=f"oddwatch demo: {record.n_points} simulated points", pyplot=False)
     figure.set_data(
         np.arange(record.n_points, dtype=float),
         record.joined("values"),
@@ -328,6 +399,7 @@ def _save_figure(record: _Recorder, path: str) -> None:
         record.joined("flags").astype(bool),
         record.joined("labels").astype(bool),
         record.joined("expected"),
+        record.joined("scale"),
     )
     try:
         figure.save(path)
