@@ -167,3 +167,9 @@ def test_real_keyed_results_fill_the_board():
     assert flagged and all(a["reason"] for a in overview["alerts"])
     series = board.series(flagged[0])
     assert len(series["value"]) == 200 and any(series["flag"])
+
+
+def test_counters_leave_out_non_finite_values_so_the_page_gets_valid_json():
+    board = Board()
+    board.observe({"records_read": 5.0, "largest_gap_s": float("nan")})
+    assert board.overview()["counters"] == {"records_read": 5.0}

@@ -29,9 +29,9 @@ EXIT_INTERRUPTED = 130
 
 
 def _command_modules() -> list[ModuleType]:
-    from oddwatch.cli.commands import demo, detect, evaluate, fit, simulate
+    from oddwatch.cli.commands import dashboard, demo, detect, evaluate, fit, simulate
 
-    return [demo, simulate, detect, fit, evaluate]
+    return [demo, simulate, detect, fit, evaluate, dashboard]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  oddwatch demo --no-plot --json         # headless, summary as JSON\n"
             "  oddwatch simulate --points 1000 > s.csv\n"
             "  oddwatch detect s.csv --only-anomalies\n"
+            "  oddwatch detect s.csv --dashboard      # live web page on 127.0.0.1:8050\n"
             "  oddwatch evaluate nab --json\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -191,7 +191,8 @@ class Board:
 
     def observe(self, stats: Mapping[str, float]) -> None:
         """Record the pipeline's counters (flat names, e.g. ``records_read``)."""
-        self.counters = dict(stats)  # one reference swap
+        # one reference swap; non-finite values (e.g. "no gap yet") are left out of JSON
+        self.counters = {k: float(v) for k, v in stats.items() if math.isfinite(v)}
 
     # -- the worker -------------------------------------------------------------------------
 

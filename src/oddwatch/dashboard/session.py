@@ -82,17 +82,17 @@ class DashboardSession:
         Off the main thread nothing could deliver the Ctrl-C, so it returns False at once.
         """
         self.sink.close()
-        self._say(f"{message}; the dashboard stays at {self.url} (Ctrl-C to exit)")
         done = threading.Event()
 
         def stop(signum: int, frame: FrameType | None) -> None:
             done.set()
 
-        try:
+        try:  # the handler goes in before the message: a Ctrl-C right after it is caught
             previous = signal.signal(signal.SIGINT, stop)
         except ValueError:  # not the main thread: nothing can interrupt us, do not block
             return False
         try:
+            self._say(f"{message}; the dashboard stays at {self.url} (Ctrl-C to exit)")
             while not done.wait(0.2):
                 pass
         finally:

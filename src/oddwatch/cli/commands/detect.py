@@ -53,6 +53,9 @@ examples:
   oddwatch detect stream.csv --detector RollingZScore --param window_size=32 \\
       --threshold FixedThreshold --threshold-param value=4
   oddwatch fit history.csv --save model.oddwatch && oddwatch detect new.csv --model model.oddwatch
+  oddwatch detect metrics.jsonl --key-col host --dashboard    # live page on 127.0.0.1:8050
+  oddwatch detect stream.csv --out flags.jsonl --report run.html --plot run.png
+  oddwatch detect app.csv --follow --out flags.jsonl --metrics-port 9464  # for Prometheus
 
 exit codes: 0 done, 2 usage/configuration/checkpoint error, 3 bad record under
 --on-invalid raise (the message names the line), 130 interrupted (Ctrl-C or SIGTERM: the
@@ -74,6 +77,13 @@ OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
     "webhook_queue": ((int,), 1000),
     "webhook_retries": ((int,), 3),
     "webhook_timeout": ((int, float), 5.0),
+    "dashboard": ((bool,), False),
+    "host": ((str,), "127.0.0.1"),
+    "port": ((int,), 8050),
+    "no_hold": ((bool,), False),
+    "report": ((str,), None),
+    "plot": ((str,), None),
+    "metrics_port": ((int,), None),
 }
 _OUT_FORMATS = {"jsonl": JsonlSink, "csv": CsvSink}
 
@@ -146,6 +156,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="seconds per webhook request (default 5)",
     )
+    add(
+        "--dashboard",
+        action="store_true",
+        default=None,
+        help="serve a live web dashboard of the run; it stays up after the run until Ctrl-C",
+    )
+    add(
+        "--host",
+        metavar="ADDR",
+        help="interface for --dashboard and --metrics-port (default 127.0.0.1: this machine "
+        "only; 0.0.0.0 exposes them)",
+    )
+    add("--port", type=int, metavar="PORT", help="dashboard port (default 8050; 0 = any free)")
+    add(
+        "--no-hold",
+        action="store_true",
+        default=None,
+        help="with --dashboard: exit when the run ends instead of keeping the page up",
+    )
+    add("--report", metavar="FILE.html", help="write a self-contained HTML report at the end")
+    add("--plot", metavar="FILE.png", help="write a picture of the most flagged series at the end")
+    add(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve pipeline metrics for Prometheus on http://HOST:PORT/metrics during the run",
+    )
 
 
 def _fingerprint(s: Settings, chunk_lines: int) -> dict[str, Any]:
@@ -211,6 +248,11 @@ def _check(s: Settings) -> None:
                 f"--out {s.out!r} is {flag}: writing there would destroy it. "
                 "Give another --out path."
             )
+    for flag, path in (("--report", s.report), ("--plot", s.plot)):
+        if path and (_same_file(path, s.input) or _same_file(path, s.out)):
+            raise InvalidParameterError(
+                f"{flag} {path!r} is the input or --out; give another path."
+            )
     if _same_file(s.checkpoint, s.input):
         raise InvalidParameterError(
             f"--checkpoint {s.checkpoint!r} is the input file. Give another --checkpoint path."
@@ -221,6 +263,27 @@ def _output(s: Settings) -> FileSink:
     out = s.out or "-"
     fmt = s.out_format or ("csv" if out.lower().endswith(".csv") else "jsonl")
     return _OUT_FORMATS[fmt](out)
+
+
+class _AnomaliesOnly:
+    """Passes only the flagged records on to ``sink``, so the other sinks (dashboard,
+    report) still see every record under --only-anomalies; counts what it wrote."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+        self.written = 0
+
+    def write(self, batch: Any) -> None:
+        chosen = batch.select(batch.is_anomaly)
+        self.written += len(chosen)
+        self.sink.write(chosen)
+
+    def flush(self) -> None:
+        if callable(getattr(self.sink, "flush", None)):
+            self.sink.flush()
+
+    def close(self) -> None:
+        pass
 
 
 class _Summary:
@@ -269,11 +332,18 @@ def run(args: argparse.Namespace) -> int:
     summary = _Summary(s)
     webhook = None
     stats = None
+    session = None
     try:
         with contextlib.ExitStack() as stack:
             source = make_source(s, chunk_lines, **follow)
             stack.callback(source.close)
-            sinks: list[Any] = [stack.enter_context(_output(s))]
+            output: Any = stack.enter_context(_output(s))
+            views = _views(s, stack)
+            session = views.pop("dashboard", None)
+            filtered = None
+            if s.only_anomalies and views:
+                output = filtered = _AnomaliesOnly(output)
+            sinks: list[Any] = [output]
             if s.webhook:
                 webhook = stack.enter_context(
                     WebhookSink(
@@ -284,6 +354,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                 )
                 sinks.append(webhook)
+            sinks.extend(views.values())
             sinks.append(summary)
             try:
                 stats = run_pipeline(
@@ -292,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
                     sinks,
                     validator=validator,
                     checkpoint=checkpoint,
-                    only_anomalies=s.only_anomalies,
+                    only_anomalies=s.only_anomalies and filtered is None,
                     flush=s.follow,
                     handle_signals=True,
                 )
@@ -300,12 +371,44 @@ def run(args: argparse.Namespace) -> int:
                 stack.close()
                 _summary(summary.stats, webhook, s, time.perf_counter() - started)
                 raise
+            if filtered is not None:
+                summary.stats["written"] = filtered.written
+            if session is not None and not s.no_hold and not stats.interrupted:
+                for view in views.values():  # write the report and plot before waiting
+                    view.close()
+                _summary(summary.stats, webhook, s, time.perf_counter() - started)
+                return 130 if session.hold("run finished") else 0
     except BrokenPipeError:
         _silence_stdout()
         return 0
     assert stats is not None
     _summary(summary.stats, webhook, s, time.perf_counter() - started)
     return 130 if stats.interrupted else 0
+
+
+def _views(s: Settings, stack: contextlib.ExitStack) -> dict[str, Any]:
+    """The sinks of --dashboard, --report, --plot and --metrics-port (closed by ``stack``)."""
+    views: dict[str, Any] = {}
+    if s.metrics_port is not None:
+        from oddwatch.sinks.metrics import MetricsSink
+
+        views["metrics"] = stack.enter_context(MetricsSink(s.metrics_port, host=s.host))
+        print(f"metrics: {views['metrics'].url}", file=sys.stderr, flush=True)
+    if s.report:
+        from oddwatch.sinks.report import HtmlReportSink
+
+        views["report"] = stack.enter_context(HtmlReportSink(s.report))
+    if s.plot:
+        from oddwatch.sinks.report import PlotSink
+
+        views["plot"] = stack.enter_context(PlotSink(s.plot))
+    if s.dashboard:
+        from oddwatch.dashboard import DashboardSession
+
+        session = stack.enter_context(DashboardSession(s.host, s.port))
+        views["dashboard"] = session
+        views["dashboard sink"] = session.sink
+    return views
 
 
 def _silence_stdout() -> None:

@@ -111,10 +111,16 @@ function renderAlerts(d) {
 function renderCounters(d) {
   const c = d.counters;
   const rows = [];
-  const order = ["records_read", "valid", "invalid", "skipped", "flagged_invalid", "anomalies", "keys", "evicted"];
-  for (const name of order) if (name in c) rows.push([name.replace("_", " "), int(c[name])]);
-  for (const name of Object.keys(c).sort())
-    if (!order.includes(name) && name !== "elapsed_s") rows.push([name.replace("_", " "), int(c[name])]);
+  const order = ["records_read", "valid", "invalid", "skipped", "flagged_invalid", "anomalies",
+    "written", "keys", "evicted", "gaps", "webhook_sent", "webhook_failed", "webhook_dropped",
+    "unreadable_lines"];
+  const label = (name) => name.replace(/_/g, " ").replace("invalid.", "invalid: ");
+  for (const name of order) {
+    if (name in c) rows.push([label(name), int(c[name])]);
+    if (name === "invalid")
+      for (const kind of Object.keys(c).sort())
+        if (kind.startsWith("invalid.")) rows.push([label(kind), int(c[kind])]);
+  }
   if ("elapsed_s" in c) rows.push(["elapsed", `${fmt(c.elapsed_s)} s`]);
   rows.push(["shown on this page", `${int(d.board.folded)} of ${int(d.board.records)}`]);
   if (d.board.over_max_keys) rows.push(["records of keys past the page's limit", int(d.board.over_max_keys)]);
