@@ -104,3 +104,21 @@ def test_stop_ends_open_event_streams():
     server.stop()
     assert stream.read() is not None  # the stream closes instead of hanging
     stream.close()
+
+
+def test_a_foreign_host_name_is_refused_on_loopback(server):
+    request = urllib.request.Request(server.url + "api/overview", headers={"Host": "evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 403
+    port = server.url.rsplit(":", 1)[1]
+    request = urllib.request.Request(
+        server.url + "api/overview", headers={"Host": f"localhost:{port}"}
+    )
+    assert _get_request(request)["n_keys"] == 0
+
+
+def _get_request(request):
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)

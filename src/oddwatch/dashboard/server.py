@@ -50,6 +50,9 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        if not self._host_allowed():
+            self._send(b"forbidden host\n", "text/plain", status=HTTPStatus.FORBIDDEN)
+            return
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         board = self.server.board
@@ -70,6 +73,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._events(board, _lanes(query), query.get("key"))
         else:
             self._send(b"not found\n", "text/plain", status=HTTPStatus.NOT_FOUND)
+
+    def _host_allowed(self) -> bool:
+        """On a loopback address, only loopback Host names (blocks DNS rebinding: a web
+        page elsewhere cannot read the dashboard through a name that points here)."""
+        allowed = self.server.allowed_hosts
+        if allowed is None:
+            return True
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
+        return host in allowed
 
     def _send(
         self, body: bytes, kind: str, status: HTTPStatus = HTTPStatus.OK, cache: bool = False
@@ -130,6 +142,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     board: Board
     stopping: threading.Event
+    allowed_hosts: frozenset[str] | None
 
 
 class DashboardServer:
@@ -165,6 +178,10 @@ class DashboardServer:
             ) from None
         self._httpd.board = board
         self._httpd.stopping = threading.Event()
+        loopback = host in ("127.0.0.1", "localhost", "::1")
+        self._httpd.allowed_hosts = (
+            frozenset({"127.0.0.1", "localhost", "::1"}) if loopback else None
+        )
         self._thread: threading.Thread | None = None
 
     @property
