@@ -14,7 +14,7 @@ from oddwatch._base import Component, check_state, entry_point
 from oddwatch._dispatch import monitor_block, monitor_point
 from oddwatch._typing import BoolArray, FloatArray, State
 from oddwatch._validation import OptionParam
-from oddwatch.alarms import AlarmPolicy, EveryPoint
+from oddwatch.alarms import AlarmPolicy, EveryPoint, QuietPeriod
 from oddwatch.detectors import Detector, DualSurpriseDetector
 from oddwatch.errors import InvalidInputError, InvalidParameterError
 from oddwatch.thresholds import FixedThreshold, QuantileThreshold, Threshold
@@ -198,7 +198,22 @@ def default_threshold(detector: Detector) -> Threshold:
 
 
 def default_alarm(detector: Detector) -> AlarmPolicy:
-    """The alarm policy a Monitor uses when given none (``alarm="default"``)."""
+    """The alarm policy a Monitor uses when given none (``alarm="default"``).
+
+    :class:`~oddwatch.alarms.QuietPeriod` ``(quiet_period=50)`` for point surprises
+    (``score_scale == "surprise"``), whose consecutive points of one event score alike;
+    :class:`~oddwatch.alarms.EveryPoint` for the others (z-scores and ranks report every
+    point above the threshold, as they always did; the sustained surprise fires once per
+    peak by itself). Pass ``alarm=QuietPeriod(...)`` to any Monitor to change it.
+
+    >>> from oddwatch.detectors import RollingZScore, SeasonalDetector
+    >>> default_alarm(SeasonalDetector())
+    QuietPeriod(quiet_period=50, break_factor=1.5, stretch_power=3.0, break_power=2.0)
+    >>> default_alarm(RollingZScore())
+    EveryPoint()
+    """
+    if detector.score_scale == "surprise":
+        return QuietPeriod()
     return EveryPoint()
 
 
@@ -317,18 +332,21 @@ class Monitor(Component):
                 return self.update_many([x]).verdict(0)
         point = self._point
         if point is None:
-            point = self._point = entry_point(monitor_point, *self._kernel_args(), x, self._out)
+            point = self._point = self._compile_point(x)
         out = self._out
-        point(*self._kernel_args(), x, out)
-        self._counters[0] += 1
-        return Verdict(
-            x,
-            float(out[0]),
-            float(out[1]),
-            bool(out[2]),
-            expected=float(out[3]),
-            scale=float(out[4]),
-        )
+        point(*self._args, x, out, self._counters)
+        verdict = Verdict.__new__(Verdict)
+        verdict.value = x
+        verdict.score = out[0].item()
+        verdict.threshold = out[1].item()
+        verdict.is_anomaly = out[2].item() != 0.0
+        verdict._why = (False, out[3].item(), out[4].item(), math.nan)
+        return verdict
+
+    def _compile_point(self, x: float) -> Any:
+        """The compiled one-point step for this Monitor's component types (no dispatch)."""
+        self._args = self._kernel_args()
+        return entry_point(monitor_point, *self._args, x, self._out, self._counters)
 
     def update_many(self, xs: Any, *, assume_valid: bool = False) -> MonitorResult:
         """:meth:`update` over ``xs`` in order, as arrays.
