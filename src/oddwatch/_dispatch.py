@@ -221,6 +221,7 @@ def run_alarm_block(
 
 @numba.jit(**NUMBA_OPTIONS)
 def monitor_point(
+    counters: np.ndarray,
     detector: Any,
     detector_params: Any,
     threshold: Any,
@@ -228,20 +229,19 @@ def monitor_point(
     alarm: Any,
     alarm_params: Any,
     x: float,
-    out: np.ndarray,
-    counters: np.ndarray,
-) -> None:
-    """One point through detector, threshold and alarm stage; ``out`` receives
-    ``score, threshold, flag, expected, scale``; ``counters[0]`` counts the point."""
+) -> tuple[float, float, float, bool, float, float, bool, float]:
+    """One point through detector, threshold and alarm stage; ``counters[0]`` counts it.
+
+    Returns the fields of a :class:`~oddwatch.Verdict`: ``x``, reported score, threshold,
+    flag, expected, scale, invalid (False) and previous value (unknown: ``nan``).
+    """
     counters[0] += 1
-    out[3], out[4] = forecast_of(detector, detector_params)
+    expected, scale = forecast_of(detector, detector_params)
     score = step_of(detector, detector_params, x)
     width = alarm_scale_of(detector, detector_params)
     level = step_of(threshold, threshold_params, score)
     reported = alarm_of(alarm, alarm_params, score, level, width)
-    out[0] = reported
-    out[1] = level
-    out[2] = 1.0 if reported > level else 0.0
+    return x, reported, level, reported > level, expected, scale, False, math.nan
 
 
 @numba.jit(**NUMBA_OPTIONS)

@@ -6,6 +6,8 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -46,8 +48,12 @@ def explain(
     return f"score {score:.4g} is above the threshold {threshold:.4g}"
 
 
-class Verdict:
+class Verdict(tuple):  # type: ignore[type-arg]
     """What the Monitor says about one point; ``reason`` is worded only when read.
+
+    ``value``, ``score``, ``threshold`` and ``is_anomaly`` are read-only attributes. It is a
+    tuple underneath (built straight from the compiled step's output, which keeps
+    ``Monitor.update`` cheap); compare and print it by those fields and ``reason``.
 
     Examples
     --------
@@ -56,10 +62,11 @@ class Verdict:
     (True, '25 is 15.0 sd above the expected 10')
     """
 
-    __slots__ = ("value", "score", "threshold", "is_anomaly", "_why")
+    __slots__ = ()
+    # tuple layout: value, score, threshold, is_anomaly, expected, scale, invalid, previous
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         value: float,
         score: float,
         threshold: float,
@@ -69,29 +76,36 @@ class Verdict:
         expected: float = math.nan,
         scale: float = math.nan,
         previous: float = math.nan,
-    ) -> None:
-        self.value = value
-        self.score = score
-        self.threshold = threshold
-        self.is_anomaly = is_anomaly
-        self._why = (invalid, expected, scale, previous)
+    ) -> Verdict:
+        fields = (value, score, threshold, is_anomaly, expected, scale, invalid, previous)
+        return tuple.__new__(cls, fields)
+
+    value = property(itemgetter(0), doc="The point's value.")
+    score = property(itemgetter(1), doc="Its score (as reported by the alarm stage).")
+    threshold = property(itemgetter(2), doc="The threshold in force for it.")
+    is_anomaly = property(itemgetter(3), doc="Whether it raised an alarm.")
 
     @property
     def reason(self) -> str:
         """A short human reason ("" when the point is not flagged)."""
-        if not self.is_anomaly:
+        if not self[3]:
             return ""
-        return explain(self.value, self.score, self.threshold, *self._why)
+        value, score, threshold, _, expected, scale, invalid, previous = self
+        return explain(value, score, threshold, invalid, expected, scale, previous)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Verdict):
             return NotImplemented
         return self._fields() == other._fields()
 
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
     __hash__ = None  # type: ignore[assignment]
 
     def _fields(self) -> tuple[float, float, float, bool, str]:
-        return (self.value, self.score, self.threshold, self.is_anomaly, self.reason)
+        return (self[0], self[1], self[2], self[3], self.reason)
 
     def __repr__(self) -> str:
         value, score, threshold, is_anomaly, reason = self._fields()
@@ -292,7 +306,6 @@ class Monitor(Component):
         )
         self.alarm_: AlarmPolicy = resolve_alarm(alarm, self.detector_, "Monitor")
         self._counters = np.zeros(3, dtype=np.int64)  # points, skipped, flagged invalid
-        self._out = np.empty(5)
         self._point: Any = None
 
     @property
@@ -333,20 +346,13 @@ class Monitor(Component):
         point = self._point
         if point is None:
             point = self._point = self._compile_point(x)
-        out = self._out
-        point(*self._args, x, out, self._counters)
-        verdict = Verdict.__new__(Verdict)
-        verdict.value = x
-        verdict.score = out[0].item()
-        verdict.threshold = out[1].item()
-        verdict.is_anomaly = out[2].item() != 0.0
-        verdict._why = (False, out[3].item(), out[4].item(), math.nan)
-        return verdict
+        return tuple.__new__(Verdict, point(x))
 
     def _compile_point(self, x: float) -> Any:
-        """The compiled one-point step for this Monitor's component types (no dispatch)."""
-        self._args = self._kernel_args()
-        return entry_point(monitor_point, *self._args, x, self._out, self._counters)
+        """The compiled one-point step, bound to this Monitor's state (no dispatch per call)."""
+        args = self._kernel_args()
+        compiled = entry_point(monitor_point, self._counters, *args, x)
+        return partial(compiled, self._counters, *args)
 
     def update_many(self, xs: Any, *, assume_valid: bool = False) -> MonitorResult:
         """:meth:`update` over ``xs`` in order, as arrays.
