@@ -122,21 +122,26 @@ _MUTED_SURPRISE = 0.5  # a muted surprise reports at most S = 1 (a 1-in-10 point
 
 
 @numba.jit(**NUMBA_OPTIONS)
+def _strength(params: QuietParams, score: float) -> float:
+    if not params.surprise:
+        return score
+    return score / (1.0 - score) if score < 1.0 else math.inf
+
+
+@numba.jit(**NUMBA_OPTIONS)
 def _quiet(
     state: QuietState, params: QuietParams, score: float, threshold: float, width: float
 ) -> float:
-    strength = score
-    if params.surprise:
-        strength = score / (1.0 - score) if score < 1.0 else math.inf
     left = state.counters[1]
-    breaking = params.break_factor * width**params.break_power * state.peak[0]
-    if left > 0 and strength <= breaking:
-        state.counters[1] = left - 1
-        return float(min(score, params.muted_cap, threshold))
+    if left > 0:
+        breaking = params.break_factor * width**params.break_power * state.peak[0]
+        if _strength(params, score) <= breaking:
+            state.counters[1] = left - 1
+            return float(min(score, params.muted_cap, threshold))
     if score > threshold:
         stretch = min(width**params.stretch_power, _MAX_STRETCH)
         state.counters[1] = int(params.quiet_period * stretch)
-        state.peak[0] = strength
+        state.peak[0] = _strength(params, score)
         state.counters[0] += 1
     return score
 

@@ -28,7 +28,7 @@ __all__ = ["DualSurpriseDetector"]
 
 class DualState(NamedTuple):
     calibrated: CalibratedState  # its forecast is the point detector's seasonal state
-    width: np.ndarray  # [surprise scale of the latest score: the point's tail widening, or 1]
+    sustained_won: np.ndarray  # [whether the calibrated surprise gave the latest score]
 
 
 class DualParams(NamedTuple):
@@ -51,11 +51,10 @@ def _step(state: DualState, params: DualParams, x: float) -> float:
         sustained *= params.promote
     score = point  # as SeasonalDetector scored it, bit for bit (nan in warm-up)
     surprise = _bits(point)
-    state.width[0] = last_width(state.calibrated.seasonal.stats)
-    if sustained > surprise:
-        surprise = sustained
+    sustained_won = sustained > surprise
+    if sustained_won:
         score = sustained / (1.0 + sustained)
-        state.width[0] = 1.0  # the calibrated surprise has no tail widening
+    state.sustained_won[0] = sustained_won
     return float(score)
 
 
@@ -68,7 +67,10 @@ def _forecast(state: DualState, params: DualParams) -> tuple[float, float]:
 
 @numba.jit(**NUMBA_OPTIONS)
 def _alarm_scale(state: DualState, params: DualParams) -> float:
-    return float(state.width[0])
+    """The point surprise's tail widening, or 1 when the calibrated surprise won."""
+    if state.sustained_won[0]:
+        return 1.0
+    return last_width(state.calibrated.seasonal.stats)
 
 
 class DualSurpriseDetector(Detector):
@@ -182,7 +184,7 @@ class DualSurpriseDetector(Detector):
 
     def _initial_state(self) -> DualState:
         calibrated = calibrated_state(self._sustained(), self._point()._state)
-        return DualState(calibrated, np.ones(1))
+        return DualState(calibrated, np.zeros(1, dtype=np.bool_))
 
     @property
     def n_seen_(self) -> int:
