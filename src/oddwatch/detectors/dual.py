@@ -70,7 +70,7 @@ def _alarm_scale(state: DualState, params: DualParams) -> float:
     """The point surprise's tail widening, or 1 when the calibrated surprise won."""
     if state.sustained_won[0]:
         return 1.0
-    return last_width(state.calibrated.seasonal.stats)
+    return float(last_width(state.calibrated.seasonal.stats))
 
 
 class DualSurpriseDetector(Detector):
