@@ -3,11 +3,14 @@
 Feeds ``--points`` points spread over ``--keys`` series to ``KeyedMonitor.update_many`` in
 batches of ``--batch`` points. Every key comes once per round, in a fresh random order each
 round (``--order round-robin``: the same order every round); values are a per-key seasonal
-pattern plus noise and rare spikes. Then feeds the same points as one series to
-``SeasonalDetector.update_many`` (same parameters): the cost of the kernel alone, without key
-mapping or scattered memory. Only the ``update_many`` calls are timed; data generation is
-not. Throughput is given by wall-clock time and by process CPU time (the latter is steadier
-on a shared machine). Prints a markdown table and writes it to ``benchmarks/out/keyed.md``.
+pattern plus noise and rare spikes. Then feeds the same points as one series to the
+template detector's ``update_many`` (same parameters): the cost of the kernel alone, without
+key mapping or scattered memory. ``--detector default`` is ``KeyedMonitor``'s default (the
+Monitor's, ``DualSurpriseDetector()``, with its threshold and alarm stage);
+``--detector seasonal64`` is ``SeasonalDetector(max_season_length=64)``, v0.1's keyed default.
+Only the ``update_many`` calls are timed; data generation is not. Throughput is given by
+wall-clock time and by process CPU time (the latter is steadier on a shared machine).
+Prints a markdown table and writes it to ``benchmarks/out/keyed.md``.
 
 Run: ``python benchmarks/bench_keyed.py [--points N --keys K --batch B --order O]``.
 """
@@ -26,7 +29,13 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from oddwatch import KeyedMonitor, SeasonalDetector
+from oddwatch import DualSurpriseDetector, KeyedMonitor, SeasonalDetector
+from oddwatch.detectors import Detector
+
+TEMPLATES = {
+    "default": DualSurpriseDetector,
+    "seasonal64": lambda: SeasonalDetector(max_season_length=64),
+}
 
 OUT = Path(__file__).parent / "out" / "keyed.md"
 
@@ -98,15 +107,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
-def run_keyed(stream: Stream, n_points: int, batch: int) -> dict[str, float]:
-    template = SeasonalDetector(max_season_length=64)
+def run_keyed(stream: Stream, n_points: int, batch: int, template: Detector) -> dict[str, float]:
     # compile or load every kernel first: evictions, and enough keys to visit in slot order
     warm = KeyedMonitor(template.clone(), max_keys=10_000)
     warm_keys = np.char.mod("warm-%d", np.arange(10_001))
     warm.update_many(warm_keys, np.ones(warm_keys.shape[0]))
     rss_before = peak_rss_mb()
     tracemalloc.start()
-    monitor = KeyedMonitor(template, max_keys=stream.n_keys)
+    monitor = KeyedMonitor(template.clone(), max_keys=stream.n_keys)
     clock = Clock()
     n_flagged = 0
     for keys, values in stream.batches(n_points, batch):
@@ -125,8 +133,8 @@ def run_keyed(stream: Stream, n_points: int, batch: int) -> dict[str, float]:
     }
 
 
-def run_single(stream: Stream, n_points: int, batch: int) -> dict[str, float]:
-    detector = SeasonalDetector(max_season_length=64)
+def run_single(stream: Stream, n_points: int, batch: int, template: Detector) -> dict[str, float]:
+    detector = template.clone()
     detector.update_many([1.0, 2.0])
     detector = detector.clone()
     clock = Clock()
@@ -145,11 +153,11 @@ def table(args: argparse.Namespace, keyed: dict[str, float], single: dict[str, f
 
     rows = [
         (
-            "points / distinct keys / batch / key order",
-            f"{args.points:,} / {args.keys:,} / {args.batch:,} / {args.order}",
+            "detector / points / distinct keys / batch / key order",
+            f"{args.detector} / {args.points:,} / {args.keys:,} / {args.batch:,} / {args.order}",
         ),
         ("KeyedMonitor.update_many", speed(keyed)),
-        ("SeasonalDetector.update_many, same points as one series", speed(single)),
+        (f"{args.detector} detector's update_many, same points as one series", speed(single)),
         (
             "ratio keyed / one series (wall, CPU)",
             f"{keyed['per_wall_s'] / single['per_wall_s']:.2f}, "
@@ -166,7 +174,8 @@ def table(args: argparse.Namespace, keyed: dict[str, float], single: dict[str, f
         *(f"| {name} | {value} |" for name, value in rows),
         "",
         f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__},"
-        f" {platform.machine()}; `python benchmarks/bench_keyed.py --points {args.points}"
+        f" {platform.machine()}; `python benchmarks/bench_keyed.py --detector {args.detector}"
+        f" --points {args.points}"
         f" --keys {args.keys} --batch {args.batch} --order {args.order}`.",
     ]
     return "\n".join(lines) + "\n"
@@ -179,10 +188,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--order", choices=["random", "round-robin"], default="random")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--detector", choices=sorted(TEMPLATES), default="default")
     args = parser.parse_args(argv)
     stream = Stream(args.keys, args.seed, shuffle=args.order == "random")
-    keyed = run_keyed(stream, args.points, args.batch)
-    single = run_single(stream, args.points, args.batch)
+    template = TEMPLATES[args.detector]()
+    keyed = run_keyed(stream, args.points, args.batch, template)
+    single = run_single(stream, args.points, args.batch, template)
     text = table(args, keyed, single)
     print(text, end="")
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ FIELDS = ("score", "threshold", "expected", "scale", "is_anomaly", "is_invalid")
 
 
 def seasonal():
-    return SeasonalDetector(max_season_length=16, warmup=8, smoothing=3, quiet_period=4)
+    return SeasonalDetector(max_season_length=16, warmup=8, smoothing=3)
 
 
 def zscore():
@@ -283,8 +283,8 @@ def test_update_frame():
     names, values = stream(300, ["a", "b"])
     values[-1] += 80.0
     frame = pd.DataFrame({"host": names, "cpu": values}, index=np.arange(300) * 10)
-    out = KeyedMonitor(seasonal()).update_frame(frame, "host", "cpu")
-    want = KeyedMonitor(seasonal()).update_many(names, values)
+    out = KeyedMonitor(seasonal(), alarm=None).update_frame(frame, "host", "cpu")
+    want = KeyedMonitor(seasonal(), alarm=None).update_many(names, values)
     assert out.columns.tolist() == ["score", "threshold", "is_anomaly", "reason"]
     assert out.index.equals(frame.index)
     assert np.array_equal(out["score"].to_numpy(), want.score, equal_nan=True)
@@ -378,3 +378,28 @@ ADAPTER_CASES = [
 def test_one_key_passes_the_conformance_suite(make, check_name):
     checks = dict(yield_checks(lambda: _OneKey(detector=make()), ADAPTER_WAIVERS))
     checks[check_name]()
+
+
+def test_update_point_by_point_equals_update_many_with_evictions():
+    rng = np.random.default_rng(11)
+    keys = [f"key-{i % 7}" if i % 13 else "a-much-longer-key-name" for i in range(2000)]
+    values = rng.normal(10.0, 1.0, 2000)
+    values[[500, 1500]] += 20.0
+    batch = KeyedMonitor(seasonal(), max_keys=5).update_many(keys, values)
+    one = KeyedMonitor(seasonal(), max_keys=5)
+    verdicts = [one.update(k, float(v)) for k, v in zip(keys, values, strict=True)]
+    np.testing.assert_array_equal(batch.score, [v.score for v in verdicts])
+    np.testing.assert_array_equal(batch.threshold, [v.threshold for v in verdicts])
+    assert batch.is_anomaly.tolist() == [v.is_anomaly for v in verdicts]
+    twin = KeyedMonitor(seasonal(), max_keys=5)
+    twin.update_many(keys, values)
+    assert one.n_evicted_ == twin.n_evicted_ > 0 and one.n_seen_ == 2000
+    assert one.keys_ == twin.keys_
+
+
+def test_update_falls_back_to_the_checked_path_for_other_inputs():
+    monitor = KeyedMonitor(seasonal(), on_invalid="skip")
+    assert monitor.update("a", 1).value == 1.0  # int value
+    assert monitor.update(7, 2.0).value == 2.0  # key converted to "7"
+    assert np.isnan(monitor.update("a", float("nan")).score)
+    assert monitor.n_skipped_ == 1 and monitor.n_seen_ == 3 and sorted(monitor.keys_) == ["7", "a"]

@@ -142,3 +142,30 @@ def test_a_z_score_monitor_flags_only_outliers_by_default():
     # the shared default of scores in [0, 1] (0.8) flags z > 0.8: about 40% of the points
     loose = Monitor(RollingZScore(window_size=50), FixedThreshold(0.8)).update_many(xs)
     assert loose.is_anomaly.sum() > 300
+
+
+def test_update_fast_path_equals_update_many_for_every_input_kind():
+    xs = np.round(np.random.default_rng(12).normal(5.0, 1.0, 400) * 4.0) / 4.0  # exact in f32
+    xs[300] += 12.0
+    batch = Monitor(on_invalid="skip").update_many(xs)
+    one = Monitor(on_invalid="skip")
+
+    def as_kind(i, x):
+        kind = (float, np.float64, np.float32, int)[i % 4]
+        return kind(x) if kind is not int or x.is_integer() else x
+
+    verdicts = [one.update(as_kind(i, float(x))) for i, x in enumerate(xs)]
+    np.testing.assert_array_equal(batch.score, [v.score for v in verdicts])
+    assert batch.is_anomaly.tolist() == [v.is_anomaly for v in verdicts]
+    assert verdicts[300].reason == batch.reason(300) != ""
+    assert np.isnan(one.update("abc").score)  # skipped, not learned
+    assert one.n_seen_ == 401 and one.n_skipped_ == 1
+
+
+def test_assume_valid_skips_the_checks_and_gives_the_same_result():
+    xs = np.random.default_rng(13).normal(5.0, 1.0, 500)
+    checked = Monitor().update_many(xs)
+    trusted = Monitor().update_many(xs, assume_valid=True)
+    np.testing.assert_array_equal(checked.score, trusted.score)
+    np.testing.assert_array_equal(checked.is_anomaly, trusted.is_anomaly)
+    assert not trusted.is_invalid.any()

@@ -7,8 +7,11 @@ composition) and registers its kernels against it (:func:`register_kernels`):
   to the threshold in force (required);
 * ``forecast(state, params) -> (expected, scale)``: read before the step (optional; ``nan``);
 * ``alarm_scale(state, params) -> float``: how much wider than usual the detector's surprise
-  currently is, read before the step, for the alarm stage (optional; 1.0);
-* ``alarm(state, params, score, threshold, width) -> bool``: an alarm policy's step.
+  was when it scored the latest point, read after the step, for the alarm stage
+  (optional; 1.0);
+* ``alarm(state, params, score, threshold, width) -> float``: an alarm policy's step; it
+  returns the score to report (the score, or a muted point's score capped at or below the
+  threshold), and a point is flagged when its reported score is above the threshold.
 
 The loops below call :func:`step_of` and friends, stubs that numba's ``@overload`` resolves
 at compile time from the state's class, so one loop serves every component: a detector
@@ -35,6 +38,7 @@ from oddwatch.config import NUMBA_OPTIONS
 
 __all__ = [
     "keyed_monitor_block",
+    "keyed_point",
     "monitor_block",
     "monitor_point",
     "register_kernels",
@@ -76,7 +80,7 @@ def alarm_scale_of(state: Any, params: Any) -> float:
     raise NotImplementedError("alarm_scale_of runs inside compiled code only")
 
 
-def alarm_of(state: Any, params: Any, score: float, threshold: float, width: float) -> bool:
+def alarm_of(state: Any, params: Any, score: float, threshold: float, width: float) -> float:
     """The registered alarm policy step (compiled code only)."""
     raise NotImplementedError("alarm_of runs inside compiled code only")
 
@@ -210,13 +214,14 @@ def run_alarm_block(
     widths: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """``out[i] = alarm(state, params, scores[i], thresholds[i], widths[i])`` in order."""
+    """``out[i]`` = the reported score of :func:`alarm_of` for each point, in order."""
     for i in range(scores.shape[0]):
         out[i] = alarm_of(state, params, scores[i], thresholds[i], widths[i])
 
 
 @numba.jit(**NUMBA_OPTIONS)
 def monitor_point(
+    counters: np.ndarray,
     detector: Any,
     detector_params: Any,
     threshold: Any,
@@ -224,17 +229,19 @@ def monitor_point(
     alarm: Any,
     alarm_params: Any,
     x: float,
-    out: np.ndarray,
-) -> None:
-    """One point through detector, threshold and alarm stage; ``out`` receives
-    ``score, threshold, flag, expected, scale``."""
-    out[3], out[4] = forecast_of(detector, detector_params)
-    width = alarm_scale_of(detector, detector_params)
+) -> tuple[float, float, float, bool, float, float, bool, float]:
+    """One point through detector, threshold and alarm stage; ``counters[0]`` counts it.
+
+    Returns the fields of a :class:`~oddwatch.Verdict`: ``x``, reported score, threshold,
+    flag, expected, scale, invalid (False) and previous value (unknown: ``nan``).
+    """
+    counters[0] += 1
+    expected, scale = forecast_of(detector, detector_params)
     score = step_of(detector, detector_params, x)
+    width = alarm_scale_of(detector, detector_params)
     level = step_of(threshold, threshold_params, score)
-    out[0] = score
-    out[1] = level
-    out[2] = 1.0 if alarm_of(alarm, alarm_params, score, level, width) else 0.0
+    reported = alarm_of(alarm, alarm_params, score, level, width)
+    return x, reported, level, reported > level, expected, scale, False, math.nan
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -255,12 +262,13 @@ def monitor_block(
     """:func:`monitor_point` over a chunk of valid values, into arrays."""
     for i in range(xs.shape[0]):
         expected[i], scale[i] = forecast_of(detector, detector_params)
-        width = alarm_scale_of(detector, detector_params)
         s = step_of(detector, detector_params, xs[i])
+        width = alarm_scale_of(detector, detector_params)
         t = step_of(threshold, threshold_params, s)
-        score[i] = s
+        reported = alarm_of(alarm, alarm_params, s, t, width)
+        score[i] = reported
         level[i] = t
-        flag[i] = alarm_of(alarm, alarm_params, s, t, width)
+        flag[i] = reported > t
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -297,9 +305,42 @@ def keyed_monitor_block(
             reset_row(alarm, alarm_initial, s)
         d = row_of(detector, s)
         expected[i], scale[i] = forecast_of(d, detector_params)
-        width = alarm_scale_of(d, detector_params)
         x = step_of(d, detector_params, xs[i])
+        width = alarm_scale_of(d, detector_params)
         t = step_of(row_of(threshold, s), threshold_params, x)
-        score[i] = x
+        reported = alarm_of(row_of(alarm, s), alarm_params, x, t, width)
+        score[i] = reported
         level[i] = t
-        flag[i] = alarm_of(row_of(alarm, s), alarm_params, x, t, width)
+        flag[i] = reported > t
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def keyed_point(
+    detector: Any,
+    detector_initial: Any,
+    detector_params: Any,
+    threshold: Any,
+    threshold_initial: Any,
+    threshold_params: Any,
+    alarm: Any,
+    alarm_initial: Any,
+    alarm_params: Any,
+    s: int,
+    fresh: bool,
+    x: float,
+    out: np.ndarray,
+) -> None:
+    """:func:`monitor_point` on slot ``s``'s rows (reset first when ``fresh``)."""
+    if fresh:
+        reset_row(detector, detector_initial, s)
+        reset_row(threshold, threshold_initial, s)
+        reset_row(alarm, alarm_initial, s)
+    d = row_of(detector, s)
+    out[3], out[4] = forecast_of(d, detector_params)
+    score = step_of(d, detector_params, x)
+    width = alarm_scale_of(d, detector_params)
+    level = step_of(row_of(threshold, s), threshold_params, score)
+    reported = alarm_of(row_of(alarm, s), alarm_params, score, level, width)
+    out[0] = reported
+    out[1] = level
+    out[2] = 1.0 if reported > level else 0.0

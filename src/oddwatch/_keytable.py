@@ -14,7 +14,15 @@ import numpy as np
 
 from oddwatch.config import NUMBA_OPTIONS
 
-__all__ = ["assign", "by_hash", "hash_keys", "rebuild", "sweep_order", "verify_and_touch"]
+__all__ = [
+    "assign",
+    "assign_one",
+    "by_hash",
+    "hash_keys",
+    "rebuild",
+    "sweep_order",
+    "verify_and_touch",
+]
 
 # indices into KeyedMonitor's counters: points seen, skipped and flagged as invalid (kept by
 # the monitor), keys evicted and keys in the table (kept by :func:`assign`)
@@ -195,3 +203,36 @@ def sweep_order(slots: np.ndarray, n_slots: int) -> np.ndarray:
         order[start[slots[i]]] = i
         start[slots[i]] += 1
     return order
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def assign_one(
+    codes: np.ndarray,
+    table: np.ndarray,
+    index: np.ndarray,
+    queue: np.ndarray,
+    cursor: np.ndarray,
+    counters: np.ndarray,
+    last_seen: np.ndarray,
+    slot: np.ndarray,
+    fresh: np.ndarray,
+) -> None:
+    """:func:`assign` for one key (``codes`` of shape ``(1, width)``), counting the point seen.
+
+    The clock is the number of valid points learned before this one.
+    """
+    clock = counters[N_SEEN] - counters[N_SKIPPED] - counters[N_FLAGGED]
+    assign(
+        codes,
+        hash_keys(codes),
+        table,
+        index,
+        queue,
+        cursor,
+        counters,
+        last_seen,
+        clock,
+        slot,
+        fresh,
+    )
+    counters[N_SEEN] += 1

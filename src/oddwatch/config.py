@@ -31,9 +31,12 @@ from typing import Any
 
 import numba
 
-__all__ = ["NUMBA_OPTIONS"]
+__all__ = ["INLINE_OPTIONS", "NUMBA_OPTIONS"]
 
 NUMBA_OPTIONS: dict[str, Any] = {"nopython": True, "cache": True, "nogil": True, "fastmath": False}
+# for a kernel that composes others and sits on the hot path: inlined into its caller at
+# numba's IR level (measured: DualSurpriseDetector 2.4 -> 2.6M points/s with its step_both)
+INLINE_OPTIONS: dict[str, Any] = {**NUMBA_OPTIONS, "inline": "always"}
 
 _PACKAGE = Path(__file__).resolve().parent
 _KEEP = 3  # cache directories kept: the one in use and the two used before it

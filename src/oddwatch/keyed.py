@@ -13,6 +13,8 @@ threshold runs keyed and each key's outputs are bit for bit those of a standalon
 from __future__ import annotations
 
 import importlib
+import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from oddwatch._base import Component, KernelComponent, check_state, flatten_state
-from oddwatch._dispatch import keyed_monitor_block
+from oddwatch._base import Component, KernelComponent, check_state, entry_point, flatten_state
+from oddwatch._dispatch import keyed_monitor_block, keyed_point
 from oddwatch._keytable import (
     N_EVICTED,
     N_FLAGGED,
@@ -29,6 +31,7 @@ from oddwatch._keytable import (
     N_SEEN,
     N_SKIPPED,
     assign,
+    assign_one,
     by_hash,
     hash_keys,
     rebuild,
@@ -53,7 +56,10 @@ from oddwatch.thresholds import Threshold
 
 __all__ = ["KeyedMonitor", "KeyedResult"]
 
-_SWEEP_BYTES = 16 << 20  # state size above which a batch is visited in slot order
+_SWEEP_BYTES = 16 << 20
+_UCS4 = (
+    "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
+)  # numpy's str dtype  # state size above which a batch is visited in slot order
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,10 @@ class KeyedMonitor(Component):
         self._cursor = np.zeros(2, dtype=np.int64)
         self._last_seen = np.empty(rows, dtype=np.int64)
         self._counters = np.zeros(5, dtype=np.int64)
+        self._slot = np.zeros(1, dtype=np.int64)
+        self._fresh = np.zeros(1, dtype=np.bool_)
+        self._out = np.empty(5)
+        self._point: Any = None  # compiled one-point path, rebuilt after a reallocation
 
     def _arrays(self) -> dict[str, np.ndarray]:
         """Every per-key state array, by path (``detector.calibrated.window``)."""
@@ -277,8 +287,54 @@ class KeyedMonitor(Component):
         return table.view(np.dtype(f"U{table.shape[1]}")).reshape(table.shape[0]).copy()
 
     def update(self, key: Any, value: Any) -> Verdict:
-        """Score ``value`` against ``key``'s past, flag it or not, then learn it."""
-        return self.update_many([key], [value]).verdict(0)
+        """Score ``value`` against ``key``'s past, flag it or not, then learn it.
+
+        A ``str`` key with a finite ``float`` value goes straight to compiled code (key
+        lookup, then the key's step); anything else takes the checked path of
+        :meth:`update_many`.
+        """
+        if type(key) is not str or type(value) is not float or not math.isfinite(value):
+            return self.update_many([key], [value]).verdict(0)
+        codes = np.frombuffer(key.encode(_UCS4), dtype=np.uint32)
+        if not 0 < codes.shape[0] <= self._table.shape[1] or codes[-1] == 0:
+            return self.update_many([key], [value]).verdict(0)  # new width, or NUL padding
+        if self._point is None:
+            self._point = self._compile_point(value)
+        assign_one(
+            codes.reshape(1, -1),
+            self._table,
+            self._index,
+            self._queue,
+            self._cursor,
+            self._counters,
+            self._last_seen,
+            self._slot,
+            self._fresh,
+        )
+        out = self._out
+        self._point(*self._point_args[:9], self._slot[0], self._fresh[0], value, out)
+        return Verdict(
+            value,
+            out[0].item(),
+            out[1].item(),
+            out[2].item() != 0.0,
+            expected=out[3].item(),
+            scale=out[4].item(),
+        )
+
+    def _kernel_args(self) -> tuple[Any, ...]:
+        t, r = self._templates, self._rows
+        return tuple(
+            part
+            for name in ("detector", "threshold", "alarm")
+            for part in (r[name], t[name]._state, t[name]._kernel_params_)
+        )
+
+    def _compile_point(self, value: float) -> Any:
+        self._point_args = self._kernel_args()
+        return entry_point(
+            keyed_point, *self._point_args, int(self._slot[0]), True, value, self._out
+        )
 
     def update_many(self, keys: Any, values: Any) -> KeyedResult:
         """:meth:`update` over the pairs ``zip(keys, values)`` in order, as arrays."""
@@ -300,17 +356,8 @@ class KeyedMonitor(Component):
         is_anomaly = np.zeros(m, dtype=np.bool_)
         if m:
             slots, fresh, order = self._slots(kv)
-            t, r = self._templates, self._rows
             keyed_monitor_block(
-                r["detector"],
-                t["detector"]._state,
-                t["detector"]._kernel_params_,
-                r["threshold"],
-                t["threshold"]._state,
-                t["threshold"]._kernel_params_,
-                r["alarm"],
-                t["alarm"]._state,
-                t["alarm"]._kernel_params_,
+                *self._kernel_args(),
                 order,
                 slots,
                 fresh,

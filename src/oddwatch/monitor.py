@@ -6,6 +6,8 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ from oddwatch._base import Component, check_state, entry_point
 from oddwatch._dispatch import monitor_block, monitor_point
 from oddwatch._typing import BoolArray, FloatArray, State
 from oddwatch._validation import OptionParam
-from oddwatch.alarms import AlarmPolicy, EveryPoint
+from oddwatch.alarms import AlarmPolicy, EveryPoint, QuietPeriod
 from oddwatch.detectors import Detector, DualSurpriseDetector
 from oddwatch.errors import InvalidInputError, InvalidParameterError
 from oddwatch.thresholds import FixedThreshold, QuantileThreshold, Threshold
@@ -46,8 +48,12 @@ def explain(
     return f"score {score:.4g} is above the threshold {threshold:.4g}"
 
 
-class Verdict:
+class Verdict(tuple):  # type: ignore[type-arg]
     """What the Monitor says about one point; ``reason`` is worded only when read.
+
+    ``value``, ``score``, ``threshold`` and ``is_anomaly`` are read-only attributes. It is a
+    tuple underneath (built straight from the compiled step's output, which keeps
+    ``Monitor.update`` cheap); compare and print it by those fields and ``reason``.
 
     Examples
     --------
@@ -56,10 +62,11 @@ class Verdict:
     (True, '25 is 15.0 sd above the expected 10')
     """
 
-    __slots__ = ("value", "score", "threshold", "is_anomaly", "_why")
+    __slots__ = ()
+    # tuple layout: value, score, threshold, is_anomaly, expected, scale, invalid, previous
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         value: float,
         score: float,
         threshold: float,
@@ -69,29 +76,36 @@ class Verdict:
         expected: float = math.nan,
         scale: float = math.nan,
         previous: float = math.nan,
-    ) -> None:
-        self.value = value
-        self.score = score
-        self.threshold = threshold
-        self.is_anomaly = is_anomaly
-        self._why = (invalid, expected, scale, previous)
+    ) -> Verdict:
+        fields = (value, score, threshold, is_anomaly, expected, scale, invalid, previous)
+        return tuple.__new__(cls, fields)
+
+    value = property(itemgetter(0), doc="The point's value.")
+    score = property(itemgetter(1), doc="Its score (as reported by the alarm stage).")
+    threshold = property(itemgetter(2), doc="The threshold in force for it.")
+    is_anomaly = property(itemgetter(3), doc="Whether it raised an alarm.")
 
     @property
     def reason(self) -> str:
         """A short human reason ("" when the point is not flagged)."""
-        if not self.is_anomaly:
+        if not self[3]:
             return ""
-        return explain(self.value, self.score, self.threshold, *self._why)
+        value, score, threshold, _, expected, scale, invalid, previous = self
+        return explain(value, score, threshold, invalid, expected, scale, previous)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Verdict):
             return NotImplemented
         return self._fields() == other._fields()
 
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
     __hash__ = None  # type: ignore[assignment]
 
     def _fields(self) -> tuple[float, float, float, bool, str]:
-        return (self.value, self.score, self.threshold, self.is_anomaly, self.reason)
+        return (self[0], self[1], self[2], self[3], self.reason)
 
     def __repr__(self) -> str:
         value, score, threshold, is_anomaly, reason = self._fields()
@@ -198,7 +212,22 @@ def default_threshold(detector: Detector) -> Threshold:
 
 
 def default_alarm(detector: Detector) -> AlarmPolicy:
-    """The alarm policy a Monitor uses when given none (``alarm="default"``)."""
+    """The alarm policy a Monitor uses when given none (``alarm="default"``).
+
+    :class:`~oddwatch.alarms.QuietPeriod` ``(quiet_period=50)`` for point surprises
+    (``score_scale == "surprise"``), whose consecutive points of one event score alike;
+    :class:`~oddwatch.alarms.EveryPoint` for the others (z-scores and ranks report every
+    point above the threshold, as they always did; the sustained surprise fires once per
+    peak by itself). Pass ``alarm=QuietPeriod(...)`` to any Monitor to change it.
+
+    >>> from oddwatch.detectors import RollingZScore, SeasonalDetector
+    >>> default_alarm(SeasonalDetector())
+    QuietPeriod(quiet_period=50, break_factor=1.5, stretch_power=3.0, break_power=2.0)
+    >>> default_alarm(RollingZScore())
+    EveryPoint()
+    """
+    if detector.score_scale == "surprise":
+        return QuietPeriod()
     return EveryPoint()
 
 
@@ -277,7 +306,6 @@ class Monitor(Component):
         )
         self.alarm_: AlarmPolicy = resolve_alarm(alarm, self.detector_, "Monitor")
         self._counters = np.zeros(3, dtype=np.int64)  # points, skipped, flagged invalid
-        self._out = np.empty(5)
         self._point: Any = None
 
     @property
@@ -317,18 +345,14 @@ class Monitor(Component):
                 return self.update_many([x]).verdict(0)
         point = self._point
         if point is None:
-            point = self._point = entry_point(monitor_point, *self._kernel_args(), x, self._out)
-        out = self._out
-        point(*self._kernel_args(), x, out)
-        self._counters[0] += 1
-        return Verdict(
-            x,
-            float(out[0]),
-            float(out[1]),
-            bool(out[2]),
-            expected=float(out[3]),
-            scale=float(out[4]),
-        )
+            point = self._point = self._compile_point(x)
+        return tuple.__new__(Verdict, point(x))
+
+    def _compile_point(self, x: float) -> Any:
+        """The compiled one-point step, bound to this Monitor's state (no dispatch per call)."""
+        args = self._kernel_args()
+        compiled = entry_point(monitor_point, self._counters, *args, x)
+        return partial(compiled, self._counters, *args)
 
     def update_many(self, xs: Any, *, assume_valid: bool = False) -> MonitorResult:
         """:meth:`update` over ``xs`` in order, as arrays.

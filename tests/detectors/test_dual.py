@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from oddwatch import Monitor
+from oddwatch.alarms import QuietPeriod
 from oddwatch.detectors import DualSurpriseDetector, SeasonalDetector
 from oddwatch.errors import InvalidParameterError
 
@@ -46,14 +48,15 @@ def test_the_point_surprise_is_seasonal_detectors_and_the_rest_is_promoted(seed)
 
 def test_an_alarm_mutes_no_stronger_surprises_for_the_quiet_period():
     xs = _stream(seed=5)
-    det = DualSurpriseDetector(season_length=40, quiet_period=30)
-    scores = det.update_many(xs[:5001])  # ends on the spike at 5000
-    assert scores[5000] > 0.8
-    left, peak = det.get_state()["quiet"]
-    assert left == 30 and peak == pytest.approx(_bits(scores[5000]))
-    # the same spike again 10 points later is no stronger: muted
-    later = det.update_many(np.r_[xs[5001:5010], xs[5000]])
-    assert later[-1] <= 0.5
+    monitor = Monitor(DualSurpriseDetector(season_length=40), alarm=QuietPeriod(quiet_period=30))
+    result = monitor.update_many(xs[:5001])  # ends on the spike at 5000
+    assert result.is_anomaly[5000]
+    left = monitor.alarm_.get_state()["counters"][1]
+    peak = monitor.alarm_.get_state()["peak"][0]
+    assert left >= 30 and peak == pytest.approx(_bits(result.score[5000]))
+    # the same spike again 10 points later is no stronger: muted, reported at most 0.5
+    later = monitor.update_many(np.r_[xs[5001:5010], xs[5000]])
+    assert not later.is_anomaly[-1] and later.score[-1] <= 0.5
 
 
 def test_spike_and_excursion_are_both_flagged_on_this_stream():

@@ -55,7 +55,7 @@ class Detector(KernelComponent):
         """
         if "warmup" not in self._params:
             raise NotImplementedError(f"{type(self).__name__} must define warm_")
-        return self.n_seen_ >= int(self.warmup)
+        return self.n_seen_ >= int(self.get_params()["warmup"])
 
     def explain_many(self, xs: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
         """:meth:`update_many`, plus the expected value and the residual scale per point.

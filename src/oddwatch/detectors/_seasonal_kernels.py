@@ -21,6 +21,8 @@ from oddwatch.detectors._season import _ordered_detrended, estimate_period
 __all__ = [
     "SeasonalParams",
     "SeasonalState",
+    "last_width",
+    "seasonal_alarm_scale",
     "floored_scale",
     "forecast",
     "season_length",
@@ -45,17 +47,15 @@ __all__ = [
     _AVG_VAR,
     _LOWEST,
     _HIGHEST,
-    _QUIET_PEAK,
     _TAIL_QUANTILE,
+    _LAST_WIDTH,
 ) = range(17)
 _N_STATS = 17
 # indices into the integer counters
-_N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN, _QUIET, _N_AVG = range(8)
-_N_COUNTERS = 8
+_N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN, _N_AVG = range(7)
+_N_COUNTERS = 7
 _RAW_CAP = 10.0  # residuals are capped at this many scale units before smoothing
 _AVG_MEMORY = 0.001  # forgetting rate of the distribution of smoothed residuals
-_QUIET_SCORE = 0.5  # score ceiling during a quiet period
-_BREAK_FACTOR = 2.0  # a quiet period yields to a surprise this many times its alarm's
 _REPEAT_MEMORY = 0.001  # forgetting rate of how often a value repeats exactly
 _CUSUM_SLACK = 1.0
 _RUN_LENGTH = 3  # consecutive points beyond `clip` on one side that re-baseline the level
@@ -66,8 +66,7 @@ _SQRT2 = math.sqrt(2.0)
 _TAIL_RATE = 0.005  # relative step of the running tail quantile of |z| in the long run,
 _TAIL_START = 5.0  # larger early on: _TAIL_START / (points scored + 1),
 _TAIL_RATE_CAP = 0.1  # but never above this
-_QUIET_WIDTH_POWER = 3.0  # quiet periods last quiet_period * tail_width ** this
-_MAX_QUIET_FACTOR = 100.0  # ... at most this many times quiet_period
+_STUCK_REPORTED_BITS = 4.0  # a stuck run is reported once, when its surprise passes this
 
 
 class SeasonalState(NamedTuple):
@@ -90,8 +89,6 @@ class SeasonalParams(NamedTuple):
     max_period: int
     min_season_correlation: float
     range_margin: float
-    alarm_level: float
-    quiet_period: int
     tail_quantile: float
     gaussian_quantile: float  # the tail_quantile quantile of |z| for Gaussian noise
 
@@ -290,11 +287,7 @@ def step(state: SeasonalState, params: SeasonalParams, x: float) -> float:
     clip, change_threshold, warmup = params.clip, params.change_threshold, params.warmup
     fixed_period, min_period, max_period = params.fixed_period, params.min_period, params.max_period
     min_corr = params.min_season_correlation
-    range_margin, alarm_level, quiet_period = (
-        params.range_margin,
-        params.alarm_level,
-        params.quiet_period,
-    )
+    range_margin = params.range_margin
     n = counters[_N_SEEN]
     period = counters[_PERIOD]
     score = math.nan
@@ -309,26 +302,16 @@ def step(state: SeasonalState, params: SeasonalParams, x: float) -> float:
         stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
         counters[_STUCK_RUN] = stuck_run
         if n >= warmup:
-            tail_width = _tail_width(stats, params, z, n - warmup)
+            width = _tail_width(stats, params, z, n - warmup)
+            stats[_LAST_WIDTH] = width
             bits = -math.log10(
-                max(_surprise(smooth, stats, counters, z / tail_width, x, range_margin), 1e-300)
+                max(_surprise(smooth, stats, counters, z / width, x, range_margin), 1e-300)
             )
             score = bits / (1.0 + bits)
-            # heavy tails: a breaking surprise must be stronger by the square of the widening
-            if counters[_QUIET] > 0 and bits <= (
-                _BREAK_FACTOR * tail_width**2 * stats[_QUIET_PEAK]
-            ):
-                counters[_QUIET] -= 1
-                score = min(score, _QUIET_SCORE)
-            elif quiet_period > 0 and score >= alarm_level:
-                factor = min(tail_width**_QUIET_WIDTH_POWER, _MAX_QUIET_FACTOR)
-                counters[_QUIET] = int(quiet_period * factor)
-                stats[_QUIET_PEAK] = bits
             if stuck_run > 0:  # its own channel: one report when a run becomes improbable
                 per_point = -math.log10(stats[_REPEAT_RATE] + 1.0 / (n + 2.0))
                 stuck_bits = stuck_run * per_point
-                alarm_bits = alarm_level / (1.0 - alarm_level)
-                if quiet_period > 0 and stuck_bits - per_point >= alarm_bits:
+                if stuck_bits - per_point >= _STUCK_REPORTED_BITS:
                     stuck_bits = min(stuck_bits, 1.0)  # already reported this run
                 score = max(score, stuck_bits / (1.0 + stuck_bits))
         repeat_rate = max(_REPEAT_MEMORY, 1.0 / n)
@@ -375,3 +358,15 @@ def seasonal_forecast(state: SeasonalState, params: SeasonalParams) -> tuple[flo
     """:func:`forecast` of a whole seasonal state (the detector's ``_forecast`` kernel)."""
     expected, scale = forecast(state.profile, state.stats, state.counters)
     return expected, scale
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def last_width(stats: np.ndarray) -> float:
+    """The tail widening used to score the latest point (>= 1; 1 before any score)."""
+    return float(max(1.0, stats[_LAST_WIDTH]))
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def seasonal_alarm_scale(state: SeasonalState, params: SeasonalParams) -> float:
+    """:func:`last_width` of a seasonal state (the detector's ``_alarm_scale`` kernel)."""
+    return float(last_width(state.stats))

@@ -10,7 +10,7 @@ import numpy as np
 
 from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
-from oddwatch.config import NUMBA_OPTIONS
+from oddwatch.config import INLINE_OPTIONS, NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors._seasonal_kernels import (
     SeasonalParams,
@@ -89,7 +89,7 @@ def _calibrated(
     return surprise
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def step_both(state: CalibratedState, params: CalibratedParams, x: float) -> tuple[float, float]:
     """Score ``x`` (calibrated surprise, and the seasonal kernel's own point score), then learn."""
     seasonal, window, stats, counters = state

@@ -12,7 +12,7 @@ from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
-from oddwatch.detectors._seasonal_kernels import _QUIET_SCORE, forecast, season_length
+from oddwatch.detectors._seasonal_kernels import forecast, last_width, season_length
 from oddwatch.detectors.calibrated_surprise import (
     CalibratedParams,
     CalibratedState,
@@ -28,15 +28,13 @@ __all__ = ["DualSurpriseDetector"]
 
 class DualState(NamedTuple):
     calibrated: CalibratedState  # its forecast is the point detector's seasonal state
-    quiet: np.ndarray  # [points left in the quiet period, surprise of the alarm that began it]
+    sustained_won: np.ndarray  # [whether the calibrated surprise gave the latest score]
 
 
 class DualParams(NamedTuple):
     calibrated: CalibratedParams
     promote_level: float  # as a surprise S, from the score promote_level
     promote: float
-    alarm_level: float
-    quiet_period: int
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -53,19 +51,10 @@ def _step(state: DualState, params: DualParams, x: float) -> float:
         sustained *= params.promote
     score = point  # as SeasonalDetector scored it, bit for bit (nan in warm-up)
     surprise = _bits(point)
-    if sustained > surprise:
-        surprise = sustained
+    sustained_won = sustained > surprise
+    if sustained_won:
         score = sustained / (1.0 + sustained)
-    # one alarm per anomaly across both surprises: for quiet_period points after an alarm,
-    # a surprise no stronger than the alarm's is muted (capped at 0.5)
-    quiet = state.quiet
-    if quiet[0] > 0.0:
-        quiet[0] -= 1.0
-        if surprise <= quiet[1]:
-            return float(min(score, _QUIET_SCORE))
-    if score >= params.alarm_level:
-        quiet[0] = params.quiet_period
-        quiet[1] = surprise
+    state.sustained_won[0] = sustained_won
     return float(score)
 
 
@@ -76,6 +65,14 @@ def _forecast(state: DualState, params: DualParams) -> tuple[float, float]:
     return expected, scale
 
 
+@numba.jit(**NUMBA_OPTIONS)
+def _alarm_scale(state: DualState, params: DualParams) -> float:
+    """The point surprise's tail widening, or 1 when the calibrated surprise won."""
+    if state.sustained_won[0]:
+        return 1.0
+    return float(last_width(state.calibrated.seasonal.stats))
+
+
 class DualSurpriseDetector(Detector):
     """One seasonal forecast, scored as a lone point and as a sustained, calibrated surprise.
 
@@ -84,7 +81,7 @@ class DualSurpriseDetector(Detector):
     residual is scored twice, causally:
 
     * *point surprise* ``S_p``: :class:`SeasonalDetector`'s score (Gaussian tail of ``z``,
-      widened on heavy-tailed streams, one alarm per anomaly through its quiet period). It
+      widened on heavy-tailed streams). It
       catches spikes, dips and short bursts at once.
     * *sustained surprise* ``S_c``: :class:`CalibratedSurpriseDetector`'s score (the mean of
       the last ``smoothing`` residuals against the stream's own history of such means, once
@@ -94,9 +91,10 @@ class DualSurpriseDetector(Detector):
       ``promote``, so it clears the Monitor's threshold of 0.8.
 
     The score is ``S / (1 + S)`` with ``S = max(S_p, S_c)`` (0.8 = a 1-in-10,000 point for the
-    point surprise); ``nan`` until ``warmup`` points are learned. One alarm per anomaly across
-    both: for ``quiet_period`` points after a score >= 0.8, a surprise no stronger than that
-    alarm's is capped at 0.5. Cost: one seasonal step plus
+    point surprise); ``nan`` until ``warmup`` points are learned. The detector reports its
+    surprise only: one alarm per anomaly across both is the Monitor's alarm stage
+    (:class:`~oddwatch.alarms.QuietPeriod`), which reads the forecast's tail widening as the
+    surprise scale (``_alarm_scale``). Cost: one seasonal step plus
     ``smoothing`` additions per point; memory ``3 * max_season_length + smoothing`` floats.
 
     Measured (docs/benchmarks.md): on the Numenta Anomaly Benchmark it scores 61.63 standard /
@@ -125,9 +123,6 @@ class DualSurpriseDetector(Detector):
         Number of recent residuals averaged for the sustained surprise.
     half_life
         Points after which the sustained surprise's remembered peak has halved.
-    quiet_period
-        Points after an alarm during which no stronger surprises are muted (the point
-        surprise also keeps its own quiet period, see :class:`SeasonalDetector`).
     promote_level
         Sustained score (``S_c / (1 + S_c)``) from which a sustained surprise is promoted.
     promote
@@ -152,13 +147,13 @@ class DualSurpriseDetector(Detector):
     calibrated_warmup: int = param(default=500, check=IntParam(low=2))
     smoothing: int = param(default=10, check=IntParam(low=1, high=10_000))
     half_life: float = param(default=100.0, check=FloatParam(0.0, None, low_open=True))
-    quiet_period: int = param(default=50, check=IntParam(low=0))
     promote_level: float = param(default=0.72, check=FloatParam(0.0, 1.0, high_open=True))
     promote: float = param(default=3.0, check=FloatParam(1.0, None))
     State = DualState
     Params = DualParams
     _step = staticmethod(_step)
     _forecast = staticmethod(_forecast)
+    _alarm_scale = staticmethod(_alarm_scale)
 
     def _check_combination(self) -> None:
         check_season_length("DualSurpriseDetector", self.season_length)
@@ -169,16 +164,13 @@ class DualSurpriseDetector(Detector):
             season_length=self.season_length,
             max_season_length=self.max_season_length,
             warmup=self.warmup,
-            quiet_period=self.quiet_period,
         )
 
     def _kernel_params(self) -> DualParams:
         point = self._point()
         calibrated = calibrated_params(self._sustained(), point._kernel_params_)
         level = self.promote_level / (1.0 - self.promote_level)
-        return DualParams(
-            calibrated, level, float(self.promote), point.alarm_level, self.quiet_period
-        )
+        return DualParams(calibrated, level, float(self.promote))
 
     def _sustained(self) -> CalibratedSurpriseDetector:
         """The sustained surprise's parameters (its own forecast state is not used)."""
@@ -192,7 +184,7 @@ class DualSurpriseDetector(Detector):
 
     def _initial_state(self) -> DualState:
         calibrated = calibrated_state(self._sustained(), self._point()._state)
-        return DualState(calibrated, np.zeros(2))
+        return DualState(calibrated, np.zeros(1, dtype=np.bool_))
 
     @property
     def n_seen_(self) -> int:
@@ -211,5 +203,4 @@ class DualSurpriseDetector(Detector):
             "calibrated_warmup": 12,
             "smoothing": 3,
             "half_life": 20.0,
-            "quiet_period": 5,
         }

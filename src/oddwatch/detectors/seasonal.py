@@ -20,6 +20,7 @@ from oddwatch.detectors._seasonal_kernels import (
     SeasonalState,
     forecast,
     season_length,
+    seasonal_alarm_scale,
     seasonal_forecast,
     step,
 )
@@ -66,6 +67,10 @@ class SeasonalDetector(Detector):
     points: after 256, 512, 1024, ... points until the buffer is full, then every buffer
     until a season is found and every four buffers after; a new estimate re-seeds the
     seasonal profile, level and scale from the buffer.
+    A value frozen for longer than its own repeat rate makes likely is scored as "stuck", on
+    its own channel, once per run. The detector reports its surprise only: "one alarm per
+    anomaly" is the Monitor's alarm stage (:class:`~oddwatch.alarms.QuietPeriod`), to which
+    it reports its tail widening (``_alarm_scale``) so bursty streams get fewer alarms.
     ``nan`` during the first ``warmup`` points. Cost O(1) per point plus a periodic
     autocorrelation (amortised well under a microsecond); memory ``3 * max_season_length``
     floats. See docs/algorithms.md.
@@ -97,16 +102,6 @@ class SeasonalDetector(Detector):
     range_margin
         When > 0, a value beyond the range seen so far by this fraction of that range scores
         at least ``1 - 1e-4``.
-    quiet_period
-        After a score >= ``alarm_level``, the next ``quiet_period`` scores are capped at 0.5
-        unless their surprise ``S`` is more than twice that of the alarm that started the quiet
-        period (which then restarts it): one alarm per anomaly instead of a burst, while a
-        clearly stronger new anomaly still gets through. 0 turns this off and scores every point.
-        On a heavy-tailed stream (see ``tail_quantile``) the quiet period is longer by the cube
-        of the tail's widening and breaking it takes the square of the widening times more:
-        bursty streams get fewer, better-spaced alarms.
-    alarm_level
-        Score that starts a quiet period.
     tail_quantile
         Heavy-tail correction: a running estimate of this quantile of ``|z|`` is compared with
         the Gaussian one (2.576 for 0.99); when the residuals' tail is wider, ``z`` is divided
@@ -114,7 +109,7 @@ class SeasonalDetector(Detector):
         counts, bursty CPU) needs a bigger excursion to alarm, while Gaussian-like noise is
         scored as before. The estimate settles within a few hundred points, then moves by at
         most 0.5% of itself per point, so it follows a change of noise over a few thousand
-        points. 0 turns it off.
+        points. The widening is also the surprise scale the alarm stage reads. 0 turns it off.
 
     Examples
     --------
@@ -139,13 +134,12 @@ class SeasonalDetector(Detector):
     min_season_correlation: float = param(default=0.3, check=FloatParam(0.0, 1.0))
     smoothing: int = param(default=1, check=IntParam(low=1, high=10_000))
     range_margin: float = param(default=0.0, check=FloatParam(0.0, None))
-    quiet_period: int = param(default=50, check=IntParam(low=0))
-    alarm_level: float = param(default=0.8, check=FloatParam(0.0, 1.0))
     tail_quantile: float = param(default=0.99, check=FloatParam(0.0, 1.0, high_open=True))
     State = SeasonalState
     Params = SeasonalParams
     _step = staticmethod(step)
     _forecast = staticmethod(seasonal_forecast)
+    _alarm_scale = staticmethod(seasonal_alarm_scale)
 
     def _check_combination(self) -> None:
         check_season_length("SeasonalDetector", self.season_length)
@@ -163,8 +157,6 @@ class SeasonalDetector(Detector):
             max_period=int(self.max_season_length),
             min_season_correlation=float(self.min_season_correlation),
             range_margin=float(self.range_margin),
-            alarm_level=float(self.alarm_level),
-            quiet_period=int(self.quiet_period),
             tail_quantile=float(self.tail_quantile),
             gaussian_quantile=gaussian_abs_quantile(self.tail_quantile),
         )
@@ -216,6 +208,5 @@ class SeasonalDetector(Detector):
             "max_season_length": 32,
             "warmup": 8,
             "smoothing": 3,
-            "quiet_period": 5,
             "range_margin": 0.05,
         }

@@ -51,7 +51,7 @@ examples:
   oddwatch evaluate nab                          # the default Monitor on all 58 NAB files
   oddwatch evaluate nab --json | tail -n 1       # the scores as one JSON object
   oddwatch evaluate nab --detector RollingZScore --param window_size=100
-  oddwatch evaluate nab --param smoothing=8 --param quiet_period=200 \\
+  oddwatch evaluate nab --param smoothing=8 --param half_life=200 \\
       --param threshold.value=0.999              # tune the Monitor's detector and threshold
   oddwatch evaluate nab --detector IsolationForest --out results/   # NAB's results layout
   oddwatch evaluate nab --data ~/NAB --windows combined_windows_tiny.json --verbose
