@@ -38,6 +38,7 @@ import numpy as np
 
 from oddwatch._checkpoint_reader import read_checkpoint
 from oddwatch._registry import kinds
+from oddwatch._state_checks import check_state_invariants
 from oddwatch.errors import CheckpointError
 
 __all__ = [
@@ -211,11 +212,13 @@ def _rebuild(meta: dict[str, Any], arrays: Mapping[str, np.ndarray], where: str)
     """The component of a verified file, its state checked against its parameters.
 
     A file that passes its checksums may still be crafted (anyone can recompute them): any
-    failure to rebuild it is a ``CheckpointError``.
+    failure to rebuild it, and any index or count in its state that does not fit its arrays
+    (:func:`oddwatch._state_checks.check_state_invariants`), is a ``CheckpointError``.
     """
     try:
         component = decode_params(meta, where)
         component.set_state(arrays)
+        check_state_invariants(component)
     except CheckpointError as exc:
         message = str(exc)
         raise CheckpointError(
