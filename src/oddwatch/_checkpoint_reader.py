@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import struct
 import zipfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -197,6 +198,88 @@ def _check_entries(zf: zipfile.ZipFile, where: str) -> None:
             )
 
 
+_LOCAL = struct.Struct("<4s5H3L2H")  # a zip local file header
+_CENTRAL = struct.Struct("<4s4B4H3L5H2L")  # a central directory entry
+_END = struct.Struct("<4s4H2LH")  # the end-of-central-directory record
+_FILE_ATTRIBUTES = 0o600 << 16  # what zipfile.writestr records
+_NOT_ZIP64 = 0xFFFFFFFF
+
+
+def _check_headers(fh: BinaryIO, zf: zipfile.ZipFile, where: str) -> None:
+    """Every header field must be what oddwatch's writer produces: each local header agrees
+    with its central directory entry, and fields no reader uses have their written values,
+    so that no flipped byte anywhere in the zip structure goes unnoticed."""
+    entries = zf.infolist()
+    size = fh.seek(0, os.SEEK_END)
+    fh.seek(size - _END.size)
+    end = _END.unpack(fh.read(_END.size))
+    located = end[6] == _NOT_ZIP64 or (end[6] == zf.start_dir and sum(end[5:7]) + 22 == size)
+    if end[:5] != (b"PK\x05\x06", 0, 0, len(entries), len(entries)) or end[7] or not located:
+        raise CheckpointError(f"{where}: the zip's end record is corrupt.")
+    fh.seek(zf.start_dir)
+    for info in entries:
+        expected = _CENTRAL.pack(
+            b"PK\x01\x02",
+            info.create_version,
+            info.create_system,
+            info.extract_version,
+            0,
+            info.flag_bits,
+            info.compress_type,
+            *_dos_time(info.date_time),
+            info.CRC,
+            min(info.compress_size, _NOT_ZIP64),
+            min(info.file_size, _NOT_ZIP64),
+            len(info.filename.encode()),
+            len(info.extra),
+            0,
+            0,
+            info.internal_attr,
+            info.external_attr,
+            min(info.header_offset, _NOT_ZIP64),
+        )
+        if fh.read(_CENTRAL.size) != expected:
+            raise CheckpointError(
+                f"{where}: the central directory entry of {info.filename!r:.80} is corrupt."
+            )
+        fh.seek(len(info.filename.encode()) + len(info.extra), os.SEEK_CUR)
+    if fh.tell() != zf.start_dir + end[5] and end[5] != _NOT_ZIP64:
+        raise CheckpointError(f"{where}: the zip's central directory is corrupt.")
+    for info in entries:
+        fh.seek(info.header_offset)
+        local = _LOCAL.unpack(fh.read(_LOCAL.size))
+        central = [
+            b"PK\x03\x04",
+            info.extract_version,
+            info.flag_bits,
+            info.compress_type,
+            *_dos_time(info.date_time),
+            info.CRC,
+            info.compress_size,
+            info.file_size,
+            len(info.filename.encode()),
+            0,  # no extra field
+        ]
+        if _NOT_ZIP64 in (info.compress_size, info.file_size):  # sizes live in the extra
+            local, central = local[:7] + local[9:10], central[:7] + central[9:10]
+        if (
+            tuple(local[: len(central)]) != tuple(central)
+            or info.external_attr != _FILE_ATTRIBUTES
+            or (info.internal_attr, info.volume, info.comment) != (0, 0, b"")
+            or info.create_system not in (0, 3)
+            or info.create_version not in (20, 45)
+        ):
+            raise CheckpointError(
+                f"{where}: the zip headers of {info.filename!r:.80} are corrupt (they disagree "
+                "with each other or with what oddwatch writes)."
+            )
+
+
+def _dos_time(date_time: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
+    year, month, day, hour, minute, second = date_time
+    return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
+
+
 def read_checkpoint(
     path: str | os.PathLike[str],
     check_meta: Callable[[dict[str, Any], str], None],
@@ -231,6 +314,7 @@ def _read_all(
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     with zipfile.ZipFile(fh) as zf:
         _check_entries(zf, where)
+        _check_headers(fh, zf, where)
         meta = _read_meta_json(zf, where)
         check_meta(meta, where)
         table = meta["arrays"]
