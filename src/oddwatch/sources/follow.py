@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from oddwatch.errors import SourceError
@@ -176,7 +176,7 @@ class FollowReader:
 
     # -- restarts ---------------------------------------------------------------------------
 
-    def _emit(self, blocks: list[LineBlock]) -> Iterator[LineBlock]:
+    def _emit(self, blocks: Iterable[LineBlock]) -> Iterator[LineBlock]:
         """Blocks with the numbering shift applied (decided on a restart's first line)."""
         for block in blocks:
             if self._check_restart:
@@ -202,28 +202,47 @@ class FollowReader:
         self._cutter = LineCutter(chunk_lines=self.chunk_lines)
         self._seen_current = time.time()
 
-    def _recover_copy(self) -> list[LineBlock]:
-        """After a truncation: the lines the old content had past the read position, read
-        from a sibling copy of it (``copytruncate``'s), if one exists."""
-        position = self._read_position()
+    def _find_copy(self, position: int) -> tuple[str, int] | None:
+        """A sibling holding the truncated content (same first bytes, longer than read)."""
         for sibling, info in self._siblings():
             if _identity(info) == self.identity or info.st_size <= position:
                 continue
             with open(sibling, "rb") as fh:
-                if fh.read(len(self._prefix)) != self._prefix:
-                    continue
-                fh.seek(position)
-                rest = fh.read(info.st_size - position)
+                if fh.read(len(self._prefix)) == self._prefix:
+                    return sibling, info.st_size
+        return None
+
+    def _recover_copy(self) -> Iterator[LineBlock]:
+        """After a truncation: the lines the old content had past the read position, read
+        from a sibling copy of it (``copytruncate``'s), if one exists."""
+        position = self._read_position()
+        copy = self._find_copy(position)
+        if copy is None:
             self.on_rotate(
-                f"{self.path} was truncated; read the {len(rest)} bytes written after the "
-                f"last poll from its copy {sibling}, then the file from its start"
+                f"{self.path} was truncated; reading it from its start (lines written to it "
+                "after the last poll, if any, were lost with no copy to read them from)"
             )
-            return self._cutter.feed(rest) + self._cutter.finish()
-        self.on_rotate(
-            f"{self.path} was truncated; reading it from its start (lines written to it after "
-            "the last poll, if any, were lost with no copy to read them from)"
-        )
-        return self._cutter.finish()
+        else:
+            sibling, size = copy
+            self.on_rotate(
+                f"{self.path} was truncated; read the {size - position} bytes written after "
+                f"the last poll from its copy {sibling}, then the file from its start"
+            )
+            with open(sibling, "rb") as fh:
+                fh.seek(position)
+                yield from self._feed_to(fh, size - position)
+        yield from self._cutter.finish()
+
+    def _feed_to(self, fh: BinaryIO, n_bytes: int | None = None) -> Iterator[LineBlock]:
+        """Blocks from ``fh`` to its end (or ``n_bytes``), a bounded read at a time."""
+        left = n_bytes
+        while left is None or left > 0:
+            data = fh.read(READ_SIZE if left is None else min(READ_SIZE, left))
+            if not data:
+                return
+            if left is not None:
+                left -= len(data)
+            yield from self._cutter.feed(data)
 
     def _report_missed(self, new_identity: tuple[int, int]) -> None:
         """Files that were rotated in and out between two polls (never seen at the path)."""
@@ -244,9 +263,10 @@ class FollowReader:
                 "often (--poll-interval) or rotate less often."
             )
 
-    def _finish_rotated(self) -> list[LineBlock]:
+    def _finish_rotated(self) -> Iterator[LineBlock]:
         """The rest of the rotated file, to its end."""
-        return self._cutter.feed(self._fh.read()) + self._cutter.finish()
+        yield from self._feed_to(self._fh)
+        yield from self._cutter.finish()
 
     def _switch(self, new_identity: tuple[int, int]) -> None:
         """Open the file the path now names, at its start."""
