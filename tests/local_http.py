@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Server:
-    """Records POSTed JSON; answers with the next status in ``statuses`` (then 200)."""
+    """Records the alerts POSTed as JSON; answers the next status in ``statuses`` (then 200)."""
 
     def __init__(self, statuses=(), gate: threading.Event | None = None):
         self.received: list[dict] = []
@@ -22,8 +22,8 @@ class Server:
                 if server.gate is not None:
                     server.gate.wait(10)
                 status = server.statuses.pop(0) if server.statuses else 200
-                if status == 200:
-                    server.received.append(json.loads(body))
+                if status == 200:  # the webhook's json format: {"alerts": [record, ...]}
+                    server.received.extend(json.loads(body)["alerts"])
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

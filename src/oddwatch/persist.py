@@ -36,7 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from oddwatch._checkpoint_reader import read_checkpoint
 from oddwatch._registry import kinds
+from oddwatch._state_checks import check_state_invariants
 from oddwatch.errors import CheckpointError
 
 __all__ = [
@@ -158,41 +160,18 @@ def save(
 
 
 def read_meta(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read and verify a saved file; return its metadata and state arrays."""
-    where = str(path)
-    try:
-        zf = zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise CheckpointError(f"{where}: no such file.") from None
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CheckpointError(
-            f"{where}: not an oddwatch checkpoint (corrupt or truncated: {exc})."
-        ) from None
-    with zf:
-        try:
-            meta = json.loads(zf.read("meta.json"))
-        except KeyError:
-            raise CheckpointError(f"{where}: not an oddwatch checkpoint (no meta.json).") from None
-        except (ValueError, zipfile.BadZipFile, OSError) as exc:
-            raise CheckpointError(f"{where}: meta.json is corrupt ({exc}).") from None
-        _check_header(meta, where)
-        if meta.get("meta_sha256") != meta_digest(meta):
-            raise CheckpointError(f"{where}: meta.json fails its checksum (corrupt or edited).")
-        arrays: dict[str, np.ndarray] = {}
-        for name, info in meta["arrays"].items():
-            try:
-                raw = zf.read(f"state/{name}.npy")
-                array = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
-            except (KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
-                raise CheckpointError(
-                    f"{where}: state array `{name}` is unreadable ({exc})."
-                ) from None
-            if _digest(array) != info.get("sha256"):
-                raise CheckpointError(
-                    f"{where}: state array `{name}` fails its checksum (corrupt)."
-                )
-            arrays[name] = array
-    return meta, arrays
+    """Read and verify a saved file; return its metadata and state arrays.
+
+    Sizes are bounded before anything is read and every failure is a
+    :class:`~oddwatch.errors.CheckpointError` (see :mod:`oddwatch._checkpoint_reader`).
+    """
+    return read_checkpoint(path, _check_meta, _digest)
+
+
+def _check_meta(meta: dict[str, Any], where: str) -> None:
+    _check_header(meta, where)
+    if meta.get("meta_sha256") != meta_digest(meta):
+        raise CheckpointError(f"{where}: meta.json fails its checksum (corrupt or edited).")
 
 
 def _check_header(meta: Any, where: str) -> None:
@@ -224,10 +203,29 @@ def load(path: str | os.PathLike[str]) -> Any:
 def load_with_extra(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     """:func:`load`, plus the ``extra`` mapping given to :func:`save`."""
     meta, arrays = read_meta(path)
-    component = decode_params(meta, str(path))
-    try:
-        component.set_state(arrays)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
+    component = _rebuild(meta, arrays, str(path))
     extra = meta.get("extra", {})
     return component, extra if isinstance(extra, dict) else {}
+
+
+def _rebuild(meta: dict[str, Any], arrays: Mapping[str, np.ndarray], where: str) -> Any:
+    """The component of a verified file, its state checked against its parameters.
+
+    A file that passes its checksums may still be crafted (anyone can recompute them): any
+    failure to rebuild it, and any index or count in its state that does not fit its arrays
+    (:func:`oddwatch._state_checks.check_state_invariants`), is a ``CheckpointError``.
+    """
+    try:
+        component = decode_params(meta, where)
+        component.set_state(arrays)
+        check_state_invariants(component)
+    except CheckpointError as exc:
+        message = str(exc)
+        raise CheckpointError(
+            message if message.startswith(where) else f"{where}: {message}"
+        ) from None
+    except Exception as exc:  # parameters of the wrong JSON type can fail in many ways
+        raise CheckpointError(
+            f"{where}: cannot rebuild the saved component ({type(exc).__name__}: {str(exc):.200})."
+        ) from None
+    return component
