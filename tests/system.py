@@ -9,10 +9,26 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+
+
+def screenshot_dir() -> Path:
+    """Where screenshot tests save their pictures.
+
+    ``docs/img`` when ``ODDWATCH_SCREENSHOTS=1`` (to refresh the pictures in the docs), else a
+    temporary folder, so an ordinary test run leaves the tracked files alone.
+    """
+    if os.environ.get("ODDWATCH_SCREENSHOTS") == "1":
+        target = Path(__file__).resolve().parents[1] / "docs" / "img"
+    else:
+        target = Path(tempfile.gettempdir()) / "oddwatch-screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def require(*tools: str) -> None:

@@ -1,7 +1,8 @@
 """The dashboard page end to end in headless Chromium: loads, live alerts, drill-down, 100k keys.
 
-Screenshots go to docs/img/ (dashboard.png, dashboard-100k.png). The page's own update
-time (parse + render of one event, measured in the page) is printed, not asserted.
+Screenshots: dashboard.png, dashboard-100k.png (in docs/img/ with ODDWATCH_SCREENSHOTS=1).
+The page's own update time (parse + render of one event, measured in the page) is printed,
+not asserted.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from system import screenshot_dir
 
 from dashboard.browser import chromium
 from dashboard.feed import batches
 from oddwatch.dashboard import Board, DashboardServer, DashboardSink
 from oddwatch.sinks._base import OutputBatch
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+IMAGES = screenshot_dir()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,6 @@ def test_page_loads_shows_a_new_flag_within_a_second_and_drills_down(browser):
         assert _until(lambda: browser.find_elements("css selector", "#chart canvas"), 5)
         assert _until(lambda: reason in _text(browser, "#series-flags"), 5)
         assert "band = expected" in _text(browser, "#series-note")
-        IMAGES.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(IMAGES / "dashboard.png"))
 
 
@@ -135,8 +136,9 @@ def test_page_update_time_with_100000_keys(browser):
             f"{overview['board']['fold_seconds']:.2f} s for {overview['board']['records']:,} "
             f"records ({overview['board']['sampled_out']:,} sampled out)"
         )
-        (IMAGES.parent.parent / "benchmarks" / "out").mkdir(parents=True, exist_ok=True)
-        out = IMAGES.parent.parent / "benchmarks" / "out" / "page_100k.json"
+        out_dir = Path(__file__).resolve().parents[2] / "benchmarks" / "out"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out = out_dir / "page_100k.json"
         out.write_text(json.dumps({**stats, "board": overview["board"]}))
         assert stats["updates"] >= 3
         assert len(browser.find_elements("css selector", ".lane")) == 41  # overall + 40 lanes

@@ -1,20 +1,21 @@
 """The HTML report and the PNG plot of a real keyed run, rendered in headless Chromium.
 
-Saves docs/img/report.png (the report's first screen) and docs/img/plot.png.
+Saves report.png (the report's first screen) and plot.png (in docs/img/ with
+ODDWATCH_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
+from system import screenshot_dir
 
 from dashboard.browser import chromium
 from dashboard.feed import batches
 from oddwatch.sinks.report import HtmlReportSink, PlotSink
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+IMAGES = screenshot_dir()
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,6 @@ def run_files(tmp_path_factory):
 
 
 def test_report_renders_in_a_browser_with_its_charts(run_files):
-    IMAGES.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run_files / "run.png", IMAGES / "plot.png")
     with chromium(width=1200, height=1600) as browser:
         browser.get((run_files / "run.html").as_uri())

@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
-from system import require, virtual_display
+from system import require, screenshot_dir, virtual_display
 
 from viz.window import finish, wait_for_line, window_of
 from viz.x11 import request_close
 
 SCRIPT = Path(__file__).with_name("live_script.py")
 TITLE = "oddwatch live test"
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+IMAGES = screenshot_dir()
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,6 @@ def test_closing_the_held_window_exits_0(display):
 
 
 def test_without_hold_the_run_exits_by_itself_and_saves_a_screenshot(display):
-    IMAGES.mkdir(parents=True, exist_ok=True)
     target = IMAGES / "live.png"
     proc = _start(display, 3000, 0.0, False, str(target))
     code, out, err = finish(proc, timeout=180.0)
