@@ -2,6 +2,7 @@
 
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors.calibrated_surprise import CalibratedSurpriseDetector
+from oddwatch.detectors.discord import StreamingDiscord
 from oddwatch.detectors.dual import DualSurpriseDetector
 from oddwatch.detectors.ewma import EWMAZScore
 from oddwatch.detectors.hst import HalfSpaceTrees
@@ -20,4 +21,5 @@ __all__ = [
     "RollingMADZScore",
     "RollingZScore",
     "SeasonalDetector",
+    "StreamingDiscord",
 ]
