@@ -10,21 +10,25 @@ against its own history by a peaks-over-threshold tail.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
+from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors import discord as _discord
 from oddwatch.detectors._base import Detector
-from oddwatch.detectors._seasonal_kernels import floored_scale, forecast
+from oddwatch.detectors._seasonal_kernels import (
+    SeasonalParams,
+    SeasonalState,
+    floored_scale,
+    forecast,
+)
 from oddwatch.detectors._seasonal_kernels import step as seasonal_step
-from oddwatch.detectors.discord import StreamingDiscord
+from oddwatch.detectors.discord import DiscordState, StreamingDiscord
 from oddwatch.detectors.seasonal import SeasonalDetector
-from oddwatch.persist import register
 
 __all__ = ["ShapeAndPointDetector", "gaussian_surprise", "tail_surprise"]
 
@@ -89,98 +93,52 @@ def gaussian_surprise(z: float) -> float:
     return (z * z / 2.0 + math.log(z * math.sqrt(math.pi / 2.0))) / _LN10
 
 
+class TailState(NamedTuple):
+    ring: np.ndarray  # the last calibration_size raw values of a channel
+    ordered: np.ndarray  # a sorted copy, refreshed every 128 points
+    stats: np.ndarray  # [tail threshold, mean excess, values sorted, values seen]
+
+
+class ShapeAndPointState(NamedTuple):
+    counters: np.ndarray  # [points seen]
+    seasonal: SeasonalState  # the point/context channel's forecast
+    discord: DiscordState  # the shape channel
+    point_tail: TailState
+    shape_tail: TailState
+
+
+class ShapeAndPointParams(NamedTuple):
+    seasonal: SeasonalParams
+    tail_fraction: float
+
+
 @numba.jit(**NUMBA_OPTIONS)
-def _step(
-    history: np.ndarray,
-    profile: np.ndarray,
-    seasonal_stats: np.ndarray,
-    seasonal_counters: np.ndarray,
-    seasonal_config: np.ndarray,
-    seasonal_smooth: np.ndarray,
-    values: np.ndarray,
-    dots: np.ndarray,
-    means: np.ndarray,
-    inv_stds: np.ndarray,
-    shape_counters: np.ndarray,
-    offset: np.ndarray,
-    ring: np.ndarray,
-    ordered: np.ndarray,
-    tail_stats: np.ndarray,
-    point_ring: np.ndarray,
-    point_ordered: np.ndarray,
-    point_tail_stats: np.ndarray,
-    tail_fraction: np.ndarray,
-    x: float,
-) -> float:
+def _step(state: ShapeAndPointState, params: ShapeAndPointParams, x: float) -> float:
+    seasonal = state.seasonal
     raw_point = math.nan
-    if seasonal_counters[0] >= seasonal_config[5]:  # the forecast's warm-up is over
-        expected, scale = forecast(profile, seasonal_stats, seasonal_counters)
-        raw_point = abs(x - expected) / floored_scale(seasonal_stats, scale)
-    seasonal_step(
-        history, profile, seasonal_stats, seasonal_counters, seasonal_config, seasonal_smooth, x
+    if seasonal.counters[0] >= params.seasonal.warmup:  # the forecast's warm-up is over
+        expected, scale = forecast(seasonal.profile, seasonal.stats, seasonal.counters)
+        raw_point = abs(x - expected) / floored_scale(seasonal.stats, scale)
+    seasonal_step(seasonal, params.seasonal, x)
+    shape = state.discord
+    distance = _discord.discord_step(
+        shape.values, shape.dots, shape.means, shape.inv_stds, shape.counters, shape.offset, x
     )
-    distance = _discord._step(values, dots, means, inv_stds, shape_counters, offset, x)
-    shape = tail_surprise(ring, ordered, tail_stats, tail_fraction[0], distance)
+    state.counters[0] += 1
+    point_tail, shape_tail = state.point_tail, state.shape_tail
+    shape_surprise = tail_surprise(
+        shape_tail.ring, shape_tail.ordered, shape_tail.stats, params.tail_fraction, distance
+    )
     point_surprise = tail_surprise(
-        point_ring, point_ordered, point_tail_stats, tail_fraction[0], raw_point
+        point_tail.ring, point_tail.ordered, point_tail.stats, params.tail_fraction, raw_point
     )
-    best: float = max(shape, point_surprise)
+    best: float = max(shape_surprise, point_surprise)
     if best < 0.0:
         return math.nan
     best = max(best - _LOG10_CHANNELS, 0.0)
     return best / (1.0 + best)
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def _block(
-    history: np.ndarray,
-    profile: np.ndarray,
-    seasonal_stats: np.ndarray,
-    seasonal_counters: np.ndarray,
-    seasonal_config: np.ndarray,
-    seasonal_smooth: np.ndarray,
-    values: np.ndarray,
-    dots: np.ndarray,
-    means: np.ndarray,
-    inv_stds: np.ndarray,
-    shape_counters: np.ndarray,
-    offset: np.ndarray,
-    ring: np.ndarray,
-    ordered: np.ndarray,
-    tail_stats: np.ndarray,
-    point_ring: np.ndarray,
-    point_ordered: np.ndarray,
-    point_tail_stats: np.ndarray,
-    tail_fraction: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = _step(
-            history,
-            profile,
-            seasonal_stats,
-            seasonal_counters,
-            seasonal_config,
-            seasonal_smooth,
-            values,
-            dots,
-            means,
-            inv_stds,
-            shape_counters,
-            offset,
-            ring,
-            ordered,
-            tail_stats,
-            point_ring,
-            point_ordered,
-            point_tail_stats,
-            tail_fraction,
-            xs[i],
-        )
-
-
-@register
 class ShapeAndPointDetector(Detector):
     """The strongest of a calibrated point/context surprise and a calibrated shape surprise.
 
@@ -226,51 +184,37 @@ class ShapeAndPointDetector(Detector):
     True
     """
 
-    _param_specs = {
-        "max_length": IntParam(low=_discord.MIN_LENGTH),
-        "history_size": IntParam(low=3 * _discord.MIN_LENGTH),
-        "calibration_size": IntParam(low=_MIN_SAMPLES),
-        "tail_fraction": FloatParam(0.0, 0.5, low_open=True),
-    }
+    max_length: int = param(default=256, check=IntParam(low=_discord.MIN_LENGTH))
+    history_size: int = param(default=4096, check=IntParam(low=3 * _discord.MIN_LENGTH))
+    calibration_size: int = param(default=16384, check=IntParam(low=_MIN_SAMPLES))
+    tail_fraction: float = param(default=0.02, check=FloatParam(0.0, 0.5, low_open=True))
+    State = ShapeAndPointState
+    Params = ShapeAndPointParams
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def __init__(
-        self,
-        max_length: int = 256,
-        history_size: int = 4096,
-        calibration_size: int = 16384,
-        tail_fraction: float = 0.02,
-    ) -> None:
-        self.max_length = max_length
-        self.history_size = history_size
-        self.calibration_size = calibration_size
-        self.tail_fraction = tail_fraction
-        self._setup()
+    def _shape(self) -> StreamingDiscord:
+        return StreamingDiscord(max_length=self.max_length, history_size=self.history_size)
 
-    def _check_param_combination(self) -> None:
-        StreamingDiscord(self.max_length, self.history_size)
+    def _check_combination(self) -> None:
+        self._shape()
 
-    def _initial_state(self) -> State:
-        state = {
-            name if name in ("history", "profile") else f"seasonal_{name}": array
-            for name, array in SeasonalDetector()._initial_state().items()
-        }
-        shape = StreamingDiscord(self.max_length, self.history_size)._initial_state()
-        for name, array in shape.items():  # in the kernel's order
-            state["shape_counters" if name == "counters" else name] = array
-        state["ring"] = np.zeros(self.calibration_size)
-        state["ordered"] = np.zeros(self.calibration_size)
-        state["tail_stats"] = np.zeros(4)
-        state["point_ring"] = np.zeros(self.calibration_size)
-        state["point_ordered"] = np.zeros(self.calibration_size)
-        state["point_tail_stats"] = np.zeros(4)
-        state["tail_fraction"] = np.array([self.tail_fraction])
-        return state
+    def _kernel_params(self) -> ShapeAndPointParams:
+        return ShapeAndPointParams(
+            seasonal=SeasonalDetector()._kernel_params_, tail_fraction=float(self.tail_fraction)
+        )
 
-    @property
-    def n_seen_(self) -> int:
-        return int(self._state["shape_counters"][0])
+    def _tail(self) -> TailState:
+        size = self.calibration_size
+        return TailState(np.zeros(size), np.zeros(size), np.zeros(4))
+
+    def _initial_state(self) -> ShapeAndPointState:
+        return ShapeAndPointState(
+            counters=np.zeros(1, dtype=np.int64),
+            seasonal=SeasonalDetector()._state,
+            discord=self._shape()._state,
+            point_tail=self._tail(),
+            shape_tail=self._tail(),
+        )
 
     @property
     def warm_(self) -> bool:

@@ -7,19 +7,17 @@ kept with one multiply-add per lag and point. See ``docs/algorithms/discord.md``
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from oddwatch._typing import State
+from oddwatch._base import param
 from oddwatch._validation import IntParam
 from oddwatch.config import NUMBA_OPTIONS
-from oddwatch.detectors._base import Detector, quantile_default_threshold
+from oddwatch.detectors._base import Detector
 from oddwatch.detectors._season import estimate_period
 from oddwatch.errors import InvalidParameterError
-from oddwatch.persist import register
-from oddwatch.thresholds import Threshold
 
 __all__ = ["StreamingDiscord"]
 
@@ -112,8 +110,17 @@ def _start(
         dots[lag] = _dot(values, base, base - lag, length)
 
 
+class DiscordState(NamedTuple):
+    counters: np.ndarray  # [points seen, subsequence length, season found]
+    values: np.ndarray  # doubled ring of centred values
+    dots: np.ndarray  # dot product of the newest subsequence with the one `lag` points back
+    means: np.ndarray  # doubled ring of subsequence means
+    inv_stds: np.ndarray  # doubled ring of 1 / subsequence std (0: flat)
+    offset: np.ndarray  # [centre subtracted from every value]
+
+
 @numba.jit(**NUMBA_OPTIONS)
-def _step(
+def discord_step(
     values: np.ndarray,
     dots: np.ndarray,
     means: np.ndarray,
@@ -171,21 +178,13 @@ def _step(
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _block(
-    values: np.ndarray,
-    dots: np.ndarray,
-    means: np.ndarray,
-    inv_stds: np.ndarray,
-    counters: np.ndarray,
-    offset: np.ndarray,
-    xs: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    for i in range(xs.shape[0]):
-        out[i] = _step(values, dots, means, inv_stds, counters, offset, xs[i])
+def _step(state: DiscordState, params: Any, x: float) -> float:
+    score: float = discord_step(
+        state.values, state.dots, state.means, state.inv_stds, state.counters, state.offset, x
+    )
+    return score
 
 
-@register
 class StreamingDiscord(Detector):
     """How far the newest subsequence is, in shape, from its nearest neighbour in the history.
 
@@ -232,22 +231,16 @@ class StreamingDiscord(Detector):
     (0.48, 0.0)
     """
 
-    _param_specs = {
-        "max_length": IntParam(low=MIN_LENGTH, hint="Use at least 8 points per subsequence."),
-        "history_size": IntParam(low=3 * MIN_LENGTH),
-    }
+    score_scale = "rank"
+    max_length: int = param(
+        default=256, check=IntParam(low=MIN_LENGTH, hint="Use at least 8 points per subsequence.")
+    )
+    history_size: int = param(default=4096, check=IntParam(low=3 * MIN_LENGTH))
+    length: int | None = param(default=None, kernel=False)
+    State = DiscordState
     _step = staticmethod(_step)
-    _block = staticmethod(_block)
 
-    def __init__(
-        self, max_length: int = 256, history_size: int = 4096, length: int | None = None
-    ) -> None:
-        self.max_length = max_length
-        self.history_size = history_size
-        self.length = length
-        self._setup()
-
-    def _check_param_combination(self) -> None:
+    def _check_combination(self) -> None:
         if self.history_size < 3 * self.max_length:
             raise InvalidParameterError(
                 f"`history_size` of StreamingDiscord must be at least 3 * max_length = "
@@ -259,17 +252,17 @@ class StreamingDiscord(Detector):
                 "StreamingDiscord", "length", self.length
             )
 
-    def _initial_state(self) -> State:
+    def _initial_state(self) -> DiscordState:
         counters = np.zeros(_N_COUNTERS, dtype=np.int64)
         counters[_LENGTH] = 0 if self.length is None else self.length
-        return {
-            "values": np.zeros(2 * (self.history_size + self.max_length)),
-            "dots": np.zeros(self.history_size),
-            "means": np.zeros(2 * self.history_size),
-            "inv_stds": np.zeros(2 * self.history_size),
-            "counters": counters,
-            "offset": np.zeros(1),
-        }
+        return DiscordState(
+            counters=counters,
+            values=np.zeros(2 * (self.history_size + self.max_length)),
+            dots=np.zeros(self.history_size),
+            means=np.zeros(2 * self.history_size),
+            inv_stds=np.zeros(2 * self.history_size),
+            offset=np.zeros(1),
+        )
 
     @property
     def warm_(self) -> bool:
@@ -278,16 +271,12 @@ class StreamingDiscord(Detector):
     @property
     def length_(self) -> int:
         """Subsequence length in use (0 during the warm-up unless `length` was given)."""
-        return int(self._state["counters"][_LENGTH])
+        return int(self._state.counters[_LENGTH])
 
     @property
     def period_(self) -> int:
         """Season found at the end of the warm-up (0: none found, or `length` was given)."""
-        return int(self._state["counters"][_PERIOD])
-
-    def default_threshold(self) -> Threshold:
-        """The stream's own 0.999 quantile: a distance has no fixed false-alarm meaning."""
-        return quantile_default_threshold(self)
+        return int(self._state.counters[_PERIOD])
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
