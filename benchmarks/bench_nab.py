@@ -90,8 +90,8 @@ def table(results: dict[str, NabRun], n_rows: int, command: str) -> str:
     reference = results.get("Monitor", next(iter(results.values()))).total_seconds
     lines = [
         "| detector | standard | low FP | low FN | own flags: standard / low FP / low FN "
-        "| windows caught | flags | seconds | time / Monitor |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| windows caught | flags | AUC-PR | VUS-PR | seconds | time / Monitor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, run in sorted(
         results.items(), key=lambda item: -item[1].optimised.scores["standard"]
@@ -103,7 +103,8 @@ def table(results: dict[str, NabRun], n_rows: int, command: str) -> str:
             f"| {name} | "
             + " | ".join(fmt(run.optimised[p].score) for p in PROFILE_NAMES)
             + f" | {own_text} | {events.n_detected_events}/{events.n_events} | "
-            f"{events.n_flags:,} | {run.total_seconds:.2f} | "
+            f"{events.n_flags:,} | {run.ranking['auc_pr']:.3f} | {run.ranking['vus_pr']:.3f} | "
+            f"{run.total_seconds:.2f} | "
             f"{run.total_seconds / reference:.2f} |"
         )
     lines += [
@@ -120,7 +121,8 @@ def table(results: dict[str, NabRun], n_rows: int, command: str) -> str:
         "Scores: NAB v1.1 with one optimised threshold per profile (the scoreboard's rule); "
         "own flags: the Monitor's own alarms, scored as they are. Windows caught and flags: "
         "the Monitor's own flags, else the rows at or above the optimised standard threshold, "
-        "after each file's probationary period. Seconds: time in `update_many` over all "
+        "after each file's probationary period. AUC-PR and VUS-PR (buffers up to 100 rows): "
+        "mean over the files with windows, all rows. Seconds: time in `update_many` over all "
         f"{n_rows:,} rows, kernels compiled beforehand.",
         "",
         f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__},"

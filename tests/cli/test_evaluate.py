@@ -209,3 +209,66 @@ def test_through_the_real_entry_point(nab_dir, capsys):
     pytest.importorskip("oddwatch.cli.commands.fit")
     assert cli_main.main(["evaluate", "nab", "--data", str(nab_dir), "--json"]) == 0
     assert "standard" in last_json(capsys.readouterr().out)
+
+
+def test_nab_json_and_table_carry_auc_pr_and_vus_pr(cli, nab_dir, capsys):
+    assert cli(["evaluate", "nab", "--data", str(nab_dir), "--json"]) == 0
+    result = last_json(capsys.readouterr().out)
+    ranking = run_nab(load_corpus(nab_dir), Monitor).ranking
+    assert result["auc_pr"] == pytest.approx(ranking["auc_pr"])
+    assert result["vus_pr"] == pytest.approx(ranking["vus_pr"])
+    assert 0.0 < result["vus_pr"] <= 1.0
+    assert cli(["evaluate", "nab", "--data", str(nab_dir)]) == 0
+    assert "AUC-PR" in capsys.readouterr().out
+
+
+@pytest.fixture
+def ucr_dir(tmp_path: Path) -> Path:
+    """Two sine series of 3,000 points with a spike each, in the UCR dev split's layout."""
+    root = tmp_path / "ucr"
+    (root / "npz").mkdir(parents=True)
+    rows = ["number,length,train_end,anomaly_start,anomaly_end"]
+    for number, spike in [(3, 2200), (12, 2600)]:
+        rng = np.random.default_rng(number)
+        xs = np.sin(np.arange(3000) * 2 * np.pi / 40) + rng.normal(0, 0.05, 3000)
+        xs[spike] += 4.0
+        np.savez(root / "npz" / f"{number:03d}_1000_{spike}_{spike + 5}.npz", values=xs)
+        rows.append(f"{number},3000,1000,{spike},{spike + 5}")
+    (root / "index.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_ucr_json_matches_the_library(cli, ucr_dir, capsys):
+    from oddwatch.evaluate.ucr import load_ucr, run_ucr
+
+    argv = ["evaluate", "ucr", "--data", str(ucr_dir), "--detector", "RollingZScore"]
+    assert cli([*argv, "--param", "window_size=200", "--json"]) == 0
+    result = last_json(capsys.readouterr().out)
+    run = run_ucr(load_ucr(ucr_dir), lambda: Monitor(RollingZScore(window_size=200)))
+    assert result["top1"] == run.accuracy == 1.0
+    assert result["solved"] == [3, 12]
+    assert result["flags"]["hit_rate"] == pytest.approx(run.hit_rate)
+    assert result["flags"]["false_runs_after_per_100k"] == pytest.approx(
+        run.false_runs_after_per_100k
+    )
+    assert result["vus_pr"] == pytest.approx(run.vus_pr)
+    assert (result["series"], result["points"]) == (2, 6000)
+
+
+def test_ucr_table_series_choice_and_progress(cli, ucr_dir, capsys):
+    assert cli(["evaluate", "ucr", "--data", str(ucr_dir), "--series", "12", "--verbose"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["1/1 012"]
+    for text in ("top-1 accuracy", "own flags", "VUS-PR", "1 series"):
+        assert text in captured.out
+
+
+def test_ucr_default_dir_from_environment_and_errors(cli, ucr_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ODDWATCH_UCR_DIR", str(ucr_dir))
+    assert cli(["evaluate", "ucr", "--json"]) == 0
+    assert last_json(capsys.readouterr().out)["data"] == str(ucr_dir)
+    assert cli(["evaluate", "ucr", "--data", str(tmp_path / "absent")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "index.csv does not exist" in err
+    assert cli(["evaluate", "ucr", "--series", "5"]) == 2
+    assert "series [5] are not in" in capsys.readouterr().err

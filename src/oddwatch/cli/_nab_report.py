@@ -100,6 +100,11 @@ def print_table(s: dict[str, Any], out: TextIO) -> None:
         print(
             f"  {name:<20} rank {board['rank']:>2} of {board['of']}: {', '.join(around)}", file=out
         )
+    print(
+        f"\nranking (mean over files with windows): AUC-PR {fmt(s['auc_pr'], '5.3f')}, "
+        f"VUS-PR {fmt(s['vus_pr'], '5.3f')}",
+        file=out,
+    )
     e = s["events"]
     delay = "n/a" if e["mean_delay"] is None else f"{e['mean_delay']:.1f} rows"
     print(

@@ -2,6 +2,8 @@
 
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors.calibrated_surprise import CalibratedSurpriseDetector
+from oddwatch.detectors.combined import ShapeAndPointDetector
+from oddwatch.detectors.discord import StreamingDiscord
 from oddwatch.detectors.dual import DualSurpriseDetector
 from oddwatch.detectors.ewma import EWMAZScore
 from oddwatch.detectors.hst import HalfSpaceTrees
@@ -20,4 +22,6 @@ __all__ = [
     "RollingMADZScore",
     "RollingZScore",
     "SeasonalDetector",
+    "ShapeAndPointDetector",
+    "StreamingDiscord",
 ]

@@ -36,6 +36,7 @@ from oddwatch._typing import BoolArray, FloatArray
 from oddwatch.errors import InvalidParameterError
 from oddwatch.evaluate.metrics import EventMetrics, window_metrics
 from oddwatch.evaluate.nab import NabCorpus, NabResult, score_corpus, score_flags
+from oddwatch.evaluate.ranking import auc_pr, vus_pr
 
 __all__ = ["NabRun", "Streaming", "corpus_window_metrics", "run_nab"]
 
@@ -91,6 +92,8 @@ class NabRun:
     (True, None, 0.0)
     >>> round(run.optimised["standard"].score, 2), run.event_metrics.recall
     (98.35, 1.0)
+    >>> {k: round(v, 2) for k, v in run.ranking.items()}
+    {'auc_pr': 0.09, 'vus_pr': 0.25}
     """
 
     corpus: NabCorpus
@@ -113,6 +116,26 @@ class NabRun:
     def own_flags(self) -> NabResult | None:
         """NAB's verdict on the component's own flags; None when it makes none."""
         return None if self.flags is None else score_flags(self.corpus, self.flags)
+
+    @cached_property
+    def ranking(self) -> dict[str, float]:
+        """Mean AUC-PR and VUS-PR over the files with windows (labels: every window row).
+
+        Computed on the [0, 1] scores over all rows of each file; VUS-PR with buffers up to 100
+        rows (:func:`~oddwatch.evaluate.ranking.vus_pr`).
+        """
+        aucs, volumes = [], []
+        for key, f in self.corpus.files.items():
+            if not f.windows:
+                continue
+            labels = np.zeros(f.n_rows, dtype=np.bool_)
+            for a, b in f.windows:
+                labels[a : b + 1] = True
+            aucs.append(auc_pr(labels, self.scores[key]))
+            volumes.append(vus_pr(labels, self.scores[key]))
+        if not aucs:
+            return {"auc_pr": math.nan, "vus_pr": math.nan}
+        return {"auc_pr": float(np.mean(aucs)), "vus_pr": float(np.mean(volumes))}
 
     @cached_property
     def event_metrics(self) -> EventMetrics:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from oddwatch.cli._nab_report import Progress, neighbours, number, print_table
+from oddwatch.cli._ucr_report import print_ucr_table, ucr_summary
 from oddwatch.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 NAME = "evaluate"
-HELP = "Score a detector on a benchmark: the Numenta Anomaly Benchmark (NAB)."
+HELP = "Score a detector on a benchmark: NAB or the UCR anomaly archive."
 EPILOG = """\
 examples:
   oddwatch evaluate nab                          # the default Monitor on all 58 NAB files
@@ -55,6 +56,9 @@ examples:
       --param threshold.value=0.999              # tune the Monitor's detector and threshold
   oddwatch evaluate nab --detector IsolationForest --out results/   # NAB's results layout
   oddwatch evaluate nab --data ~/NAB --windows combined_windows_tiny.json --verbose
+  oddwatch evaluate ucr                          # the default Monitor on the UCR dev split
+  oddwatch evaluate ucr --detector IsolationForest --json | tail -n 1
+  oddwatch evaluate ucr --series 1 4 109 --verbose   # a few series, one line each
 """
 NAB_HELP = "Run one detector (or the default Monitor) over NAB v1.1 and score it."
 NAB_EPILOG = (
@@ -64,6 +68,17 @@ NAB_EPILOG = (
 (3, 0.5, true, null, [1, 2]) and as text otherwise. With the Monitor, plain keys go to its
 detector and threshold.KEY to its threshold. Scores outside [0, 1] (e.g. RollingZScore's
 z-scores) are mapped by s / (1 + s), which does not change NAB's optimised scores.
+"""
+)
+UCR_HELP = "Run one detector (or the default Monitor) over the UCR anomaly archive and score it."
+UCR_EPILOG = (
+    EPILOG
+    + """
+Each series gets a fresh component that learns causally from its first point. Top-1: the
+highest score after the training prefix must fall within 100 points of the labelled anomaly
+(the archive's rule). Own flags: a flag inside that range is a hit; other flag runs are false,
+counted per 100,000 points in the prefix and after it. AUC-PR and VUS-PR rank the scores over
+the whole series (NaN lowest; VUS-PR buffers up to 100 points), averaged over series.
 """
 )
 MONITOR = "Monitor"
@@ -117,26 +132,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="windows file under DIR/labels/; its keys are the files run "
         "(default combined_windows.json; combined_windows_tiny.json has 2 files)",
     )
+    _add_component_arguments(nab)
     nab.add_argument(
+        "--out", metavar="DIR", help="write per-file scores in NAB's results layout under DIR"
+    )
+    _add_output_arguments(nab, "file")
+    ucr = benchmarks.add_parser(
+        "ucr",
+        help=UCR_HELP,
+        description=UCR_HELP,
+        epilog=UCR_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ucr.add_argument(
+        "--data",
+        metavar="DIR",
+        help="folder with index.csv and npz/ (default: $ODDWATCH_UCR_DIR, else "
+        "../shared/data/ucr-dev)",
+    )
+    ucr.add_argument(
+        "--series",
+        metavar="N",
+        type=int,
+        nargs="+",
+        help="run only these series numbers (default: every series in index.csv)",
+    )
+    _add_component_arguments(ucr)
+    _add_output_arguments(ucr, "series")
+
+
+def _add_component_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--detector",
         metavar="NAME",
         default=MONITOR,
         help=f"what to run: {', '.join(detector_names())} (default {MONITOR})",
     )
-    nab.add_argument(
+    parser.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="constructor parameter of the detector; repeat for several",
     )
-    nab.add_argument(
-        "--out", metavar="DIR", help="write per-file scores in NAB's results layout under DIR"
-    )
-    nab.add_argument(
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser, unit: str) -> None:
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON object (last line of stdout)"
     )
-    nab.add_argument("--verbose", "-v", action="store_true", help="one line per file on stderr")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help=f"one line per {unit} on stderr"
+    )
 
 
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
@@ -285,6 +332,7 @@ def _run_nab(args: argparse.Namespace) -> int:
         "scoreboard": {name: neighbours(r.score, name) for name, r in optimised.profiles.items()},
         "flags": {k: number(v) for k, v in own.scores.items()},
         "events": {k: number(v) for k, v in events.as_dict().items()},
+        **{name: number(v) for name, v in result.ranking.items()},
         "squashed": result.squashed,
         "out": None if not args.out else str(Path(args.out) / detector),
         "load_seconds": round(loaded - started, 3),
@@ -299,7 +347,42 @@ def _run_nab(args: argparse.Namespace) -> int:
     return 0
 
 
-_BENCHMARKS: dict[str, Callable[[argparse.Namespace], int]] = {"nab": _run_nab}
+def _run_ucr(args: argparse.Namespace) -> int:
+    from oddwatch.evaluate.ucr import default_ucr_dir, load_ucr, run_ucr
+
+    started = time.perf_counter()
+    params = parse_params(args.param)
+    factory = build_factory(args.detector, params)
+    detector = next(n for n in detector_names() if n.lower() == args.detector.lower())
+    data = Path(args.data) if args.data else default_ucr_dir()
+    if data is None:
+        raise InvalidParameterError(
+            "no UCR data found; pass --data DIR holding index.csv and npz/ (the UCR dev split) "
+            "or set ODDWATCH_UCR_DIR."
+        )
+    series = load_ucr(data, args.series)
+    loaded = time.perf_counter()
+    progress = Progress(sys.stderr, args.verbose)
+    try:
+        result = run_ucr(series, factory, progress=progress)
+    finally:
+        progress.close()
+    ran = time.perf_counter()
+    summary = ucr_summary(result, detector, params, str(data))
+    summary.update(
+        load_seconds=round(loaded - started, 3),
+        run_seconds=round(result.total_seconds, 3),
+        score_seconds=round(time.perf_counter() - ran, 3),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print_ucr_table(summary, sys.stdout)
+    return 0
+
+
+_BENCHMARKS: dict[str, Callable[[argparse.Namespace], int]] = {"nab": _run_nab, "ucr": _run_ucr}
 
 
 def run(args: argparse.Namespace) -> int:
