@@ -98,18 +98,48 @@ def _check_mad(owner: str, s: Any, params: Any) -> None:
 
 
 def _check_seasonal(owner: str, s: Any, params: Any) -> None:
+    from oddwatch.detectors import _seasonal_kernels as k  # its counter slots, by name
+
     limits = {
-        "n_seen": (0, _BIG),
-        "season_length": (0, s.profile.shape[-1]),
-        "next_check": (0, _BIG),
-        "n_rebaseline": (0, _BIG),
-        "run": (-3, 3),
-        "stuck_run": (0, _BIG),
-        "quiet": (0, _BIG),
-        "n_averaged": (0, _BIG),
+        "n_seen": (k._N_SEEN, 0, _BIG),
+        "season_length": (k._PERIOD, 0, s.profile.shape[-1]),
+        "next_check": (k._NEXT_CHECK, 0, _BIG),
+        "n_rebaseline": (k._N_REBASELINE, 0, _BIG),
+        "run": (k._RUN, -k._RUN_LENGTH, k._RUN_LENGTH),
+        "stuck_run": (k._STUCK_RUN, 0, _BIG),
+        "n_averaged": (k._N_AVG, 0, _BIG),
     }
-    for i, (name, (lo, hi)) in enumerate(limits.items()):
+    for name, (i, lo, hi) in limits.items():
         _in_range(owner, f"seasonal counters[{name}]", s.counters[..., i], lo, hi)
+
+
+def _check_discord(owner: str, s: Any, params: Any) -> None:
+    from oddwatch.detectors import discord as k
+
+    history = s.dots.shape[-1]
+    longest = s.values.shape[-1] // 2 - history  # max_length
+    n_seen, length = s.counters[..., k._N_SEEN], s.counters[..., k._LENGTH]
+    _in_range(owner, "counters[n_seen]", n_seen, 0, _BIG)
+    _in_range(owner, "counters[period]", s.counters[..., k._PERIOD], 0, _BIG)
+    _in_range(owner, "counters[length]", length, 0, longest)
+    # a length is in use (8 to max_length) from the end of the warm-up on; 0 only before it
+    started = n_seen >= k._WARMUP_SEASONS * longest
+    bad = ((length > 0) | started) & (length < k.MIN_LENGTH)
+    if np.any(bad):
+        raise _fail(owner, "counters[length]", f"in [{k.MIN_LENGTH}, {longest}]", length[bad][0])
+
+
+def _check_tail(owner: str, s: Any, params: Any) -> None:
+    """A calibration tail (ShapeAndPointDetector): its float counts index the sorted copy."""
+    from oddwatch.detectors import combined
+
+    size = s.ring.shape[-1]
+    n_sorted, n_seen = s.stats[..., combined._N_SORTED], s.stats[..., combined._N_SEEN]
+    for name, count, hi in (("n_sorted", n_sorted, size), ("n_seen", n_seen, _BIG)):
+        if not np.all(count == np.floor(count)):
+            raise _fail(owner, f"stats[{name}]", "a whole number", count[count != np.floor(count)])
+        _in_range(owner, f"stats[{name}]", count, 0, hi)
+    _in_range(owner, "stats[excess]", s.stats[..., combined._EXCESS], combined._MIN_EXCESS, np.inf)
 
 
 def _check_calibrated(owner: str, s: Any, params: Any) -> None:
@@ -131,7 +161,7 @@ def _check_quantile(owner: str, s: Any, params: Any) -> None:
     _in_range(owner, "counters[n_ties]", s.counters[..., 3], 0, s.window.shape[-1])
 
 
-def _check_tail(owner: str, s: Any, params: Any) -> None:
+def _check_tail_memory(owner: str, s: Any, params: Any) -> None:
     """The peaks-over-threshold memory shared by SPOT and DSPOT."""
     c, size = s.counters, s.tail.shape[-1]
     _counts(owner, c[..., :2], ("n_seen", "n_counted"))
@@ -178,6 +208,7 @@ StateCheck = Callable[[str, Any, Any], None]
 CHECKS: dict[str, StateCheck] = {
     "CalibratedState": _check_calibrated,
     "DspotState": _check_nothing,
+    "DiscordState": _check_discord,
     "DualState": _check_nothing,
     "EWMAState": _check_counts,
     "EveryPointState": _check_counts,
@@ -188,8 +219,10 @@ CHECKS: dict[str, StateCheck] = {
     "QuantileState": _check_quantile,
     "QuietState": _check_counts,
     "SeasonalState": _check_seasonal,
+    "ShapeAndPointState": _check_counts,
     "SpotState": _check_nothing,
-    "TailMemory": _check_tail,
+    "TailMemory": _check_tail_memory,
+    "TailState": _check_tail,
     "ZScoreState": _check_zscore,
 }
 
