@@ -48,7 +48,7 @@ def _fail(owner: str, field: str, expected: str, got: Any) -> CheckpointError:
     )
 
 
-def _in_range(owner: str, field: str, array: np.ndarray, lo: int, hi: Any) -> None:
+def _in_range(owner: str, field: str, array: np.ndarray, lo: float, hi: Any) -> None:
     """Every entry of ``array`` within ``[lo, hi]`` (``hi`` may be an array, broadcast)."""
     bad = (array < lo) | (array > hi)
     if np.any(bad):
