@@ -30,7 +30,10 @@ import numpy as np
 
 from oddwatch.config import NUMBA_OPTIONS
 
-__all__ = ["decimal_to_float", "parse_float", "write_float", "write_int"]
+__all__ = ["INLINE_OPTIONS", "decimal_to_float", "parse_float", "write_float", "write_int"]
+
+# small helpers are inlined into their callers: a call between cached functions is not
+INLINE_OPTIONS = {**NUMBA_OPTIONS, "inline": "always"}
 
 _POW10 = np.array([10.0**k for k in range(23)])  # exact doubles
 _MAX_POWER = 220
@@ -56,7 +59,7 @@ for _k in range(67):
 _SPLITTER = 134217729.0  # 2**27 + 1
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def _two_prod(a: float, b: float) -> tuple[float, float]:
     """``a * b`` as ``hi + lo`` exactly (Dekker's product)."""
     p = a * b
@@ -159,7 +162,7 @@ def parse_float(data: np.ndarray, start: int, stop: int) -> tuple[float, bool]:
     return (-x if negative else x), ok
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def write_int(n: int, out: np.ndarray, pos: int) -> int:
     """Write the decimal digits of ``n`` at ``out[pos:]``; return the position after them."""
     if n < 0:
@@ -175,7 +178,7 @@ def write_int(n: int, out: np.ndarray, pos: int) -> int:
     return pos + width
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def _floor_and_fraction(h: float, lo: float) -> tuple[int, float, bool]:
     """``floor(h + lo)``, the fraction left (h >= 0; accurate to ~1e-12), and whether
     ``h + lo`` is exactly an integer and a half."""

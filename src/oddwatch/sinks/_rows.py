@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from oddwatch._numtext import write_float, write_int
+from oddwatch._numtext import INLINE_OPTIONS, write_float, write_int
 from oddwatch._textcolumn import TextColumn
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.sinks._base import OutputBatch
@@ -51,7 +51,7 @@ _MISSING = 9
 _FLOAT_ROOM = 32  # bytes reserved per number
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def _put(out: np.ndarray, pos: int, table: np.ndarray, bounds: np.ndarray, k: int) -> int:
     """Copy text ``k`` of ``table`` (it spans ``bounds[k]:bounds[k + 1]``)."""
     for j in range(bounds[k], bounds[k + 1]):
@@ -60,7 +60,7 @@ def _put(out: np.ndarray, pos: int, table: np.ndarray, bounds: np.ndarray, k: in
     return pos
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def _put_text(out: np.ndarray, pos: int, data: np.ndarray, start: int, stop: int, csv: bool) -> int:
     """Copy a text field (quoted in JSON); -1 if it needs escaping or quoting."""
     if not csv:
@@ -109,6 +109,8 @@ def _encode(
     ``present[c]`` False for an absent column); ``table`` the texts between fields.
     """
     pos = 0
+    last, n_last = math.inf, -1  # the last threshold written, and its text
+    last_text = np.empty(_FLOAT_ROOM, dtype=np.uint8)
     for i in range(seq.shape[0]):
         pos = write_int(seq[i], out, _put(out, pos, table, bounds, 0))
         for c in range(2):
@@ -132,9 +134,19 @@ def _encode(
         else:
             out[pos : pos + 5] = _FALSE
             pos += 5
-        pos = _put_number(out, _put(out, pos, table, bounds, 6), threshold[i], table, bounds)
-        if pos < 0:
-            return -1
+        pos = _put(out, pos, table, bounds, 6)
+        same = threshold[i] == last or (math.isnan(threshold[i]) and math.isnan(last))
+        if n_last >= 0 and same:
+            for j in range(n_last):  # the threshold rarely changes: reuse its text
+                out[pos + j] = last_text[j]
+            pos += n_last
+        else:
+            end = _put_number(out, pos, threshold[i], table, bounds)
+            if end < 0:
+                return -1
+            last, n_last = threshold[i], end - pos
+            last_text[:n_last] = out[pos:end]
+            pos = end
         pos = _put(out, pos, table, bounds, 7)
         pos = _put_text(out, pos, texts, starts[2, i], stops[2, i], csv)
         if pos < 0:
