@@ -272,6 +272,12 @@ class FileSource:
             self._position = {"offset": block.end, "line": block.first_line + block.n_lines}
             yield records
 
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close the file (never stdin)."""
         if self._follow is not None:
