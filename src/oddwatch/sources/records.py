@@ -44,7 +44,24 @@ from oddwatch.sources._problems import *  # noqa: F403 -- the problem codes, re-
 from oddwatch.sources._problems import DUPLICATE_TIMESTAMP, OK, OUT_OF_ORDER, PROBLEMS
 from oddwatch.sources._problems import __all__ as _CODES
 
-__all__ = [*_CODES, "Checked", "RateLimiter", "Validator", "merge_problems"]
+__all__ = [*_CODES, "Checked", "RateLimiter", "Validator", "duration", "merge_problems"]
+
+_UNITS = ((86400.0, "days"), (3600.0, "h"), (60.0, "min"))
+
+
+def duration(seconds: float) -> str:
+    """A number of seconds in the largest unit that keeps it >= 1 (days, h, min, s).
+
+    Examples
+    --------
+    >>> duration(26688800.0), duration(90.0), duration(0.25)
+    ('309 days', '1.5 min', '0.25 s')
+    """
+    for size, unit in _UNITS:
+        if abs(seconds) >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
 
 _ORDER_DETAIL = {
     OUT_OF_ORDER: "timestamp is before the latest one of its series",
@@ -300,21 +317,22 @@ class Validator:
             if limiter.allow(name):
                 text = detail.get(int(i))
                 limiter.emit(
-                    f"line {records.line[i]}: {action} ({name})" + (f": {text}" if text else "")
+                    f"line {int(records.line[i])}: {action} ({name})"
+                    + (f": {text}" if text else "")
                 )
         for i in np.flatnonzero(gaps):
             if limiter.allow("gap"):
-                key = "" if records.key is None else f" in series {records.key[i]!r}"
+                key = "" if records.key is None else f" in series {str(records.key[i])!r}"
                 limiter.emit(
-                    f"line {records.line[i]}: gap of {gaps[i]:g} s{key} (more than "
-                    f"{self.max_gap_:g} s since the previous point)"
+                    f"line {records.line[i]}: gap of {duration(float(gaps[i]))}{key} (more "
+                    f"than {duration(self.max_gap_)} since the previous point)"
                 )
 
     def _message(
         self, records: Records, problem: NDArray[np.uint8], detail: Mapping[int, str], i: int
     ) -> str:
         text = detail.get(i)
-        message = f"line {records.line[i]}: bad record ({PROBLEMS[int(problem[i])]})"
+        message = f"line {int(records.line[i])}: bad record ({PROBLEMS[int(problem[i])]})"
         if text:
             message += f": {text}"
         raw = records.raw(i)
