@@ -168,3 +168,28 @@ def test_sigterm_in_follow_mode_flushes_checkpoints_and_summarises(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "600 records read" in err and ckpt.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_one_huge_key_or_timestamp_is_an_invalid_record_in_bounded_memory(capsys, tmp_path, fmt):
+    import tracemalloc
+
+    rows = [(f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}", "web", i % 7) for i in range(3000)]
+    rows[100] = (rows[100][0], "k" * 100_000, 1)  # a 100 kB key
+    rows[200] = ("2" * 1_000_000, "web", 1)  # a 1 MB timestamp
+    if fmt == "csv":
+        text = "timestamp,host,value\n" + "".join(f"{t},{h},{v}\n" for t, h, v in rows)
+    else:
+        text = "".join(
+            json.dumps({"timestamp": t, "host": h, "value": v}) + "\n" for t, h, v in rows
+        )
+    path = write(tmp_path / f"huge.{fmt}", text)
+    tracemalloc.start()
+    code, _, err = run(capsys, "detect", path, "--key-col", "host", "--out", tmp_path / "o",
+                       "--detector", "RollingZScore", "--json", "--quiet")  # fmt: skip
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    summary = json.loads(err.splitlines()[-1])
+    assert code == 0 and summary["read"] == 3000 and summary["flagged"] == 2
+    assert summary["problems"] == {"unparsable": 1, "bad_timestamp": 1}
+    assert peak < 100e6  # was 3.7 GiB for the key, 10 GB for the timestamp

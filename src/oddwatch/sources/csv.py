@@ -42,6 +42,7 @@ from oddwatch.sources.records import (
     NOT_FINITE,
     NOT_NUMERIC,
     UNPARSABLE,
+    key_array,
     merge_problems,
 )
 
@@ -297,14 +298,7 @@ class CsvParser:
                 time, p, d = parse_times(_cut(data, spans[:, 0], spans[:, 1]))
                 merge_problems(problem, detail, p, d)
         if cols.key is not None:
-            key = np.array(decode_all(_cut(data, spans[:, 4], spans[:, 5])), dtype=str)
-            empty = np.flatnonzero(key == "")
-            merge_problems(
-                problem,
-                detail,
-                np.where(key == "", MISSING_FIELD, 0).astype(np.uint8),
-                {int(i): "the key field is empty" for i in empty},
-            )
+            key = key_array(decode_all(_cut(data, spans[:, 4], spans[:, 5])), problem, detail)
         return Records(
             line=out.line[:n],
             value=values,
@@ -312,7 +306,7 @@ class CsvParser:
             end=block.end,
             time=time,
             time_text=time_text,
-            key=key.reshape(n) if key is not None else None,
+            key=key,
             detail=detail,
             block=block,
         )
@@ -340,14 +334,7 @@ class CsvParser:
             merge_problems(problem, detail, p, d)
             time_text = decode_all(raw_times)
         if cols.key is not None:
-            key = np.array(decode_all(fields[cols.key : n * nf : nf]), dtype=str).reshape(n)
-            empty = np.flatnonzero(key == "")
-            merge_problems(
-                problem,
-                detail,
-                np.where(key == "", MISSING_FIELD, 0).astype(np.uint8),
-                {int(i): "the key field is empty" for i in empty},
-            )
+            key = key_array(decode_all(fields[cols.key : n * nf : nf]), problem, detail)
         return Records(
             line=line,
             value=values,

@@ -35,6 +35,7 @@ from oddwatch.sources.records import (
     NOT_FINITE,
     NOT_NUMERIC,
     UNPARSABLE,
+    key_array,
     merge_problems,
 )
 
@@ -230,15 +231,7 @@ class JsonlParser:
             names = [
                 k if isinstance(k, str) else str(k) if type(k) in _NUMBER else "" for k in raw_keys
             ]
-            key = np.array(names, dtype=str).reshape(n)
-            missing = {
-                i: "the key field is missing, null or not text"
-                for i, k in enumerate(names)
-                if k == ""
-            }
-            codes = np.zeros(n, dtype=np.uint8)
-            codes[list(missing)] = MISSING_FIELD
-            merge_problems(problem, detail, codes, missing)
+            key = key_array(names, problem, detail, "the key field is missing, null or not text")
         return Records(
             line=line,
             value=values,

@@ -41,10 +41,26 @@ from oddwatch._validation import FloatParam, IntParam, OptionParam, ParamSpec, c
 from oddwatch.sources._base import Records
 from oddwatch.sources._order import SeriesClock
 from oddwatch.sources._problems import *  # noqa: F403 -- the problem codes, re-exported
-from oddwatch.sources._problems import DUPLICATE_TIMESTAMP, OK, OUT_OF_ORDER, PROBLEMS
+from oddwatch.sources._problems import (
+    DUPLICATE_TIMESTAMP,
+    MAX_FIELD_BYTES,
+    MISSING_FIELD,
+    OK,
+    OUT_OF_ORDER,
+    PROBLEMS,
+    UNPARSABLE,
+)
 from oddwatch.sources._problems import __all__ as _CODES
 
-__all__ = [*_CODES, "Checked", "RateLimiter", "Validator", "duration", "merge_problems"]
+__all__ = [
+    *_CODES,
+    "Checked",
+    "RateLimiter",
+    "Validator",
+    "duration",
+    "key_array",
+    "merge_problems",
+]
 
 _UNITS = ((86400.0, "days"), (3600.0, "h"), (60.0, "min"))
 
@@ -67,6 +83,44 @@ _ORDER_DETAIL = {
     OUT_OF_ORDER: "timestamp is before the latest one of its series",
     DUPLICATE_TIMESTAMP: "timestamp repeats the latest one of its series",
 }
+
+
+def key_array(
+    names: list[str],
+    problem: NDArray[np.uint8],
+    detail: dict[int, str],
+    missing: str = "the key field is empty",
+) -> NDArray[np.str_]:
+    """Series keys as an array; an empty key is a missing field, one longer than
+    ``MAX_FIELD_BYTES`` makes the record unparsable (problems added in place).
+
+    Examples
+    --------
+    >>> problem, detail = np.zeros(3, dtype=np.uint8), {}
+    >>> key_array(["web", "", "x" * 2000], problem, detail).tolist(), problem.tolist()
+    (['web', '', ''], [0, 2, 1])
+    """
+    n = len(names)
+    lengths = np.fromiter(map(len, names), dtype=np.int64, count=n)
+    too_long = np.flatnonzero(lengths > MAX_FIELD_BYTES // 4)  # up to 4 bytes a character
+    codes = np.zeros(n, dtype=np.uint8)
+    more: dict[int, str] = {}
+    if too_long.shape[0]:
+        names = list(names)
+        for i in too_long.tolist():
+            if len(names[i].encode("utf-8", "replace")) > MAX_FIELD_BYTES:
+                codes[i] = UNPARSABLE
+                more[i] = (
+                    f"the key has {len(names[i].encode('utf-8', 'replace'))} bytes, more than "
+                    f"the limit of {MAX_FIELD_BYTES}"
+                )
+                names[i] = ""
+    key = np.array(names, dtype=str).reshape(n)
+    for i in np.flatnonzero((key == "") & (codes == 0)).tolist():
+        codes[i] = MISSING_FIELD
+        more[i] = missing
+    merge_problems(problem, detail, codes, more)
+    return key
 
 
 def merge_problems(
