@@ -193,3 +193,14 @@ def test_one_huge_key_or_timestamp_is_an_invalid_record_in_bounded_memory(capsys
     assert code == 0 and summary["read"] == 3000 and summary["flagged"] == 2
     assert summary["problems"] == {"unparsable": 1, "bad_timestamp": 1}
     assert peak < 100e6  # was 3.7 GiB for the key, 10 GB for the timestamp
+
+
+@pytest.mark.parametrize("neighbour", ["1.5", '"text"', "null"])
+def test_a_json_boolean_is_never_a_number_whatever_its_neighbours(neighbour):
+    from oddwatch.sources import JsonlParser
+    from oddwatch.sources._base import LineBlock
+
+    data = f'{{"value": true}}\n{{"value": {neighbour}}}\n{{"value": false}}\n'.encode()
+    records = JsonlParser().parse(LineBlock(data, 1, 3, 0))
+    assert records.problem[[0, 2]].tolist() == [3, 3]  # not_numeric, both
+    assert "value true is not a number" in records.detail[0]
