@@ -227,7 +227,9 @@ def _shortest_digits(a: float) -> tuple[int, int, bool]:
         found = -1
         if abs(fraction - 0.5) > 1e-9:
             digits = below + 1 if fraction > 0.5 else below
-            answer = _reads_back(digits, scale, a)
+            # the nearest 17-digit decimal is within 5e-17 (relative) of a: it always reads
+            # back (powers of two, whose interval below is narrower, never get here)
+            answer = 1 if n_digits == 17 else _reads_back(digits, scale, a)
             if answer < 0:
                 return 0, 0, False
             if answer == 1:
