@@ -5,7 +5,7 @@ noise and rare spikes) to a temporary directory, then times, in this one run and
 file: ``wc -l FILE``; ``pandas.read_csv(FILE)`` (in process, after importing pandas); and
 ``oddwatch detect FILE --out /dev/null`` as a subprocess (so including interpreter start,
 imports and loading the cached numba kernels), two variants (CSV output, only anomalies),
-and the start-up cost alone (a header-only file). Each is run ``--repeat`` times and the
+and the start-up cost alone (a one-record file). Each is run ``--repeat`` times and the
 fastest run is kept. Lines per second are given by wall-clock time and by CPU time (steadier
 on a shared machine); ratios compare against ``wc -l`` and pandas. Prints a markdown table
 and writes it to ``benchmarks/out/detect.md``.
@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> None:
             ),
             "... `--only-anomalies`": time_command(detect + ["--only-anomalies"], args.repeat),
         }
-        empty = Path(tmp) / "empty.csv"
-        empty.write_text("timestamp,value\n")
+        empty = Path(tmp) / "one.csv"  # start-up cost: one record (an empty file is refused)
+        empty.write_text("timestamp,value\n2026-01-01T00:00:00,1.0\n")
         startup = time_command(detect[:4] + [str(empty), "--out", os.devnull], args.repeat)
         size_mb = path.stat().st_size / 1e6
     wc, pandas = runs["`wc -l FILE`"], runs["`pandas.read_csv(FILE)`"]
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "Ratios are CPU time relative to the reference (higher is slower). The detect runs "
         "include interpreter start-up and imports; pandas is timed in process after import.",
-        f"Start-up alone (`detect` on a header-only file): {startup[0]:.2f} s wall, "
+        f"Start-up alone (`detect` on a one-record file): {startup[0]:.2f} s wall, "
         f"{startup[1]:.2f} s CPU; without it the default run processes "
         f"{n / max(main_wall - startup[0], 1e-9):,.0f} lines/s (wall), "
         f"{n / max(main_cpu - startup[1], 1e-9):,.0f} lines/s (CPU).",

@@ -59,6 +59,11 @@ json_lines = st.lists(
 )
 
 
+def monitor(keyed: bool):
+    detector = RollingZScore(window_size=2)
+    return KeyedMonitor(detector) if keyed else Monitor(detector)
+
+
 def read_all(data: bytes, fmt: str, chunk_lines: int, policy: str):
     """Parse and validate everything; return the records' line numbers and the validator."""
     validator = Validator(policy)
@@ -80,7 +85,7 @@ def read_all(data: bytes, fmt: str, chunk_lines: int, policy: str):
             yield records
 
     try:
-        run(checked_chunks(), Monitor(RollingZScore(window_size=2)), validator=validator)
+        run(checked_chunks(), monitor, validator=validator)
     except InvalidInputError as exc:
         assert policy == "raise" and str(exc).startswith("line ")
         return lines, validator, True

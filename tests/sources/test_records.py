@@ -79,7 +79,7 @@ def test_gap_limit_is_learned_then_gaps_are_counted():
     assert validator.max_gap_ == 90.0 and validator.n_gaps == 0
     validator.check(records([times[-1] + 600, times[-1] + 660]))
     assert validator.n_gaps == 1 and validator.largest_gap == 600.0
-    assert warnings == ["line 1: gap of 600 s (more than 90 s since the previous point)"]
+    assert warnings == ["line 1: gap of 10 min (more than 1.5 min since the previous point)"]
 
 
 def test_state_round_trip_continues_identically():

@@ -108,7 +108,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector",
         metavar="NAME",
         help=f"one of {', '.join(names('detector'))} "
-        "(default: the Monitor's, DualSurpriseDetector; with --key-col, KeyedMonitor's)",
+        "(default: the Monitor's, DualSurpriseDetector, also per key)",
     )
     add(
         "--param",
@@ -274,14 +274,6 @@ def make_source(settings: Settings, chunk_lines: int, **follow: Any) -> FileSour
     )
 
 
-def _default_detector_class(keyed: bool) -> type:
-    if not keyed:
-        return type(Monitor().detector_)
-    from oddwatch.detectors import SeasonalDetector
-
-    return type(getattr(KeyedMonitor(), "detector_", None) or SeasonalDetector())
-
-
 def make_monitor(settings: Settings) -> Any:
     """A function of ``keyed`` building the Monitor (or KeyedMonitor) the settings describe.
 
@@ -295,8 +287,8 @@ def make_monitor(settings: Settings) -> Any:
 
     def build_monitor(keyed: bool) -> Monitor | KeyedMonitor:
         name = detector.name
-        if name is None and detector.params:
-            name = _default_detector_class(keyed).__name__
+        if name is None and detector.params:  # the default detector, with these parameters
+            name = type(Monitor().detector_).__name__
         det = Choice(name, detector.params).build("detector")
         thr = threshold.build("threshold")
         if keyed:

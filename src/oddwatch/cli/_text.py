@@ -12,17 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from oddwatch.sources.records import duration
+
 __all__ = ["duration", "problems_text"]
-
-_UNITS = ((86400.0, "days"), (3600.0, "h"), (60.0, "min"))
-
-
-def duration(seconds: float) -> str:
-    """A number of seconds in the largest unit that keeps it >= 1 (days, h, min, s)."""
-    for size, unit in _UNITS:
-        if abs(seconds) >= size:
-            return f"{seconds / size:.3g} {unit}"
-    return f"{seconds:.3g} s"
 
 
 def problems_text(problems: Mapping[str, int]) -> str:

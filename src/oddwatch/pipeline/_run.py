@@ -33,7 +33,8 @@ class RunStats:
     ``records_read == valid + skipped + flagged_invalid``; ``invalid == skipped +
     flagged_invalid`` (under ``on_invalid="raise"``, the record that stopped the run is not
     counted); ``anomalies`` counts valid points the Monitor flagged, ``flagged_invalid`` the
-    invalid records reported as anomalies; ``written`` the records handed to the sinks;
+    invalid records reported as anomalies; ``unscored`` the valid points the detector could
+    not score yet (its warm-up); ``written`` the records handed to the sinks;
     ``monitor_s`` the seconds spent in the Monitor.
     """
 
@@ -43,6 +44,7 @@ class RunStats:
     flagged_invalid: int = 0
     invalid_by_kind: dict[str, int] = field(default_factory=dict)
     anomalies: int = 0
+    unscored: int = 0
     written: int = 0
     gaps: int = 0
     largest_gap_s: float = math.nan
@@ -76,6 +78,7 @@ class RunStats:
             "skipped": self.skipped,
             "flagged_invalid": self.flagged_invalid,
             "anomalies": self.anomalies,
+            "unscored": self.unscored,
             "written": self.written,
             "gaps": self.gaps,
             "largest_gap_s": self.largest_gap_s,
@@ -166,6 +169,7 @@ class _Run:
             self.validator.set_state(saved.validator)
             self.stats.anomalies = int(saved.totals["anomalies"])
             self.stats.written = int(saved.totals["written"])
+            self.stats.unscored = int(saved.totals.get("unscored", 0))
             line = int(saved.source["line"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{path}: the run state is malformed ({exc}).") from None
@@ -193,7 +197,11 @@ class _Run:
             source=get_state(),
             outputs=outputs,
             validator=self.validator.get_state(),
-            totals={"anomalies": self.stats.anomalies, "written": self.stats.written},
+            totals={
+                "anomalies": self.stats.anomalies,
+                "written": self.stats.written,
+                "unscored": self.stats.unscored,
+            },
         )
         self.checkpoint.write(self.engine.get(self.keyed), saved)
 
@@ -209,6 +217,7 @@ class _Run:
         self.stats.monitor_s += time.perf_counter() - tick
         if result is not None:
             self.stats.anomalies += int(np.count_nonzero(result.is_anomaly))
+            self.stats.unscored += int(np.count_nonzero(np.isnan(result.score)))
         batch = chunk_batch(records, checked, result)
         self.write(batch.select(batch.is_anomaly) if self.only_anomalies else batch)
         return checked.error

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 
 from oddwatch.sinks._base import FIELDS, FileSink, OutputBatch, assemble
+from oddwatch.sinks._rows import encode_rows
 from oddwatch.sinks.jsonl import text_columns
 
 __all__ = ["CsvSink"]
@@ -44,6 +45,10 @@ class CsvSink(FileSink):
         return (",".join(FIELDS) + "\n").encode()
 
     def _encode(self, batch: OutputBatch) -> bytes:
+        fast = encode_rows(batch, csv=True)
+        return self._encode_python(batch) if fast is None else fast
+
+    def _encode_python(self, batch: OutputBatch) -> bytes:
         parts: list[str | list[str]] = []
         for column, _ in text_columns(batch, "", _quoted):
             parts += [column, ","]

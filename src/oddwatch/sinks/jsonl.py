@@ -1,6 +1,7 @@
 """Output records as JSON Lines: one object per record, fields in :data:`FIELDS` order.
 
-Formatting is done a batch at a time: each column becomes a list of JSON texts (numbers via
+Formatting is done a batch at a time, in one compiled pass for the usual batch
+(:mod:`oddwatch.sinks._rows`), else in Python: each column becomes a list of JSON texts (numbers via
 ``repr``, ``nan`` as ``null``; strings quoted directly when they need no escaping) and the
 rows are put together by :func:`~oddwatch.sinks._base.assemble`.
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from oddwatch._typing import FloatArray
 from oddwatch.sinks._base import FIELDS, FileSink, OutputBatch, assemble
+from oddwatch.sinks._rows import encode_rows
 
 __all__ = ["JsonlSink", "json_numbers", "json_strings", "text_columns"]
 
@@ -123,4 +125,5 @@ class JsonlSink(FileSink):
     """Write output records as JSON Lines to a file or stdout (see :class:`FileSink`)."""
 
     def _encode(self, batch: OutputBatch) -> bytes:
-        return _format(batch).encode("utf-8", errors="replace")
+        fast = encode_rows(batch, csv=False)
+        return _format(batch).encode("utf-8", errors="replace") if fast is None else fast

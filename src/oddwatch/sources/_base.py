@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -76,7 +76,7 @@ class Records:
     problem: NDArray[np.uint8]
     end: int
     time: FloatArray | None = None
-    time_text: list[str] | None = None
+    time_text: Sequence[str] | None = None
     key: NDArray[np.str_] | None = None
     detail: dict[int, str] = field(default_factory=dict)
     block: LineBlock | None = None

@@ -9,6 +9,7 @@ Examples
 from __future__ import annotations
 
 __all__ = [
+    "MAX_FIELD_BYTES",
     "BAD_TIMESTAMP",
     "DUPLICATE_TIMESTAMP",
     "MISSING_FIELD",
@@ -40,3 +41,7 @@ PROBLEMS = (
     OUT_OF_ORDER,
     DUPLICATE_TIMESTAMP,
 ) = range(len(PROBLEMS))
+
+# Longest timestamp or key read (bytes); a longer one makes its record unusable. Arrays of
+# text are as wide as their longest entry, so this bounds a chunk's memory.
+MAX_FIELD_BYTES = 1024

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from oddwatch._typing import FloatArray
 from oddwatch.sources._iso import parse_uniform
-from oddwatch.sources._problems import BAD_TIMESTAMP, MISSING_FIELD
+from oddwatch.sources._problems import BAD_TIMESTAMP, MAX_FIELD_BYTES, MISSING_FIELD
 
 __all__ = ["parse_times"]
 
@@ -72,13 +72,27 @@ def parse_times(
 ) -> tuple[FloatArray, NDArray[np.uint8], dict[int, str]]:
     """Parse timestamp fields; return seconds, problem codes and problem details.
 
-    A blank field is a missing field; an unparsable or non-finite one a bad timestamp.
+    A blank field is a missing field; an unparsable or non-finite one, or one longer than
+    ``MAX_FIELD_BYTES``, a bad timestamp.
     """
     n = len(texts)
     seconds = np.full(n, np.nan)
     problem = np.zeros(n, dtype=np.uint8)
     detail: dict[int, str] = {}
     if n == 0:
+        return seconds, problem, detail
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    too_long = np.flatnonzero(lengths > MAX_FIELD_BYTES)
+    if too_long.shape[0]:
+        texts = list(texts)
+        for j in too_long.tolist():
+            texts[j] = b"?"  # keeps the array below narrow; reported below
+        seconds, problem, detail = parse_times(texts)
+        for j in too_long.tolist():
+            problem[j] = BAD_TIMESTAMP
+            detail[j] = (
+                f"the timestamp has {lengths[j]} bytes, more than the limit of {MAX_FIELD_BYTES}"
+            )
         return seconds, problem, detail
     arr = np.array(texts, dtype="S")
     width = arr.dtype.itemsize

@@ -1,10 +1,12 @@
 """CSV records: a header (or none), one record per line, parsed a block at a time.
 
-Blocks without quotes whose lines all have the expected number of fields are split in one
-``bytes.split`` and converted column by column (the fast path, hundreds of thousands of lines
-per second); other blocks go line by line through the :mod:`csv` module, so quoting works
-and a bad line only marks that record. A quoted field may not span lines. Blank lines are
-not records.
+Blocks without quotes whose lines all have the expected number of fields are scanned in one
+compiled pass (:mod:`oddwatch.sources._csv_scan`: fields, numbers and ``YYYY-MM-DDTHH:MM:SS``
+timestamps, exactly as Python reads them; millions of lines per second), the few fields it
+cannot read going to Python. Other blocks go through the reference parser: one
+``bytes.split`` when no line is empty, else line by line through the :mod:`csv` module, so
+quoting works and a bad line only marks that record. A quoted field may not span lines.
+Blank lines are not records.
 
 Examples
 --------
@@ -28,20 +30,28 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from oddwatch._textcolumn import TextColumn
 from oddwatch._typing import FloatArray
 from oddwatch.errors import SourceError
 from oddwatch.sources._base import LineBlock, Records
 from oddwatch.sources._columns import Columns, resolve
+from oddwatch.sources._csv_scan import ScanOutput, scan_block
 from oddwatch.sources._time import parse_times
 from oddwatch.sources.records import (
     MISSING_FIELD,
     NOT_FINITE,
     NOT_NUMERIC,
     UNPARSABLE,
+    key_array,
     merge_problems,
 )
 
 __all__ = ["CsvParser", "decode_all", "parse_values"]
+
+
+def _cut(data: bytes, start: NDArray[np.int64], stop: NDArray[np.int64]) -> list[bytes]:
+    return [data[a:b] for a, b in zip(start.tolist(), stop.tolist(), strict=True)]
+
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -233,6 +243,13 @@ class CsvParser:
                 data, first_line = data[cut:], 2
         if self.columns is None:
             raise SourceError("the CSV layout is unknown: the first block must start at line 1.")
+        records = self._parse_compiled(data, first_line, block)
+        if records is None:
+            records = self._parse_reference(data, first_line, block)
+        return records
+
+    def _parse_reference(self, data: bytes, first_line: int, block: LineBlock) -> Records:
+        """Parse whole lines (header removed) with Python: any CSV, slowly."""
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n")
         nf = self.n_fields
@@ -244,6 +261,55 @@ class CsvParser:
             fields, numbers, broken = self._slow_fields(data.split(b"\n")[:-1], first_line)
             line = np.array(numbers, dtype=np.int64)
         return self._records(fields, line, broken, block)
+
+    def _parse_compiled(self, data: bytes, first_line: int, block: LineBlock) -> Records | None:
+        """Parse whole lines (header removed) in one compiled pass; None when the block
+        needs the reference parser (quotes, stray carriage returns, ragged lines)."""
+        cols = self.columns
+        assert cols is not None
+        out = ScanOutput.empty(data.count(b"\n"))
+        n, clean, times_ok = scan_block(
+            np.frombuffer(data, dtype=np.uint8),
+            ord(self.delimiter),
+            self.n_fields,
+            -1 if cols.time is None else cols.time,
+            cols.value,
+            -1 if cols.key is None else cols.key,
+            first_line,
+            *out,
+        )
+        if not clean:
+            return None
+        spans = out.spans[:n]
+        values = out.value[:n]
+        problem = np.zeros(n, dtype=np.uint8)
+        detail: dict[int, str] = {}
+        unread = np.flatnonzero(~out.value_ok[:n])
+        if unread.shape[0]:
+            v, p, d = parse_values(_cut(data, spans[unread, 2], spans[unread, 3]))
+            values[unread], problem[unread] = v, p
+            detail = {int(unread[j]): text for j, text in d.items()}
+        time = time_text = key = None
+        if cols.time is not None:
+            time_text = TextColumn(data, spans[:, 0].copy(), spans[:, 1].copy())
+            if times_ok:
+                time = out.time[:n]
+            else:
+                time, p, d = parse_times(_cut(data, spans[:, 0], spans[:, 1]))
+                merge_problems(problem, detail, p, d)
+        if cols.key is not None:
+            key = key_array(decode_all(_cut(data, spans[:, 4], spans[:, 5])), problem, detail)
+        return Records(
+            line=out.line[:n],
+            value=values,
+            problem=problem,
+            end=block.end,
+            time=time,
+            time_text=time_text,
+            key=key,
+            detail=detail,
+            block=block,
+        )
 
     def _records(
         self,
@@ -268,14 +334,7 @@ class CsvParser:
             merge_problems(problem, detail, p, d)
             time_text = decode_all(raw_times)
         if cols.key is not None:
-            key = np.array(decode_all(fields[cols.key : n * nf : nf]), dtype=str).reshape(n)
-            empty = np.flatnonzero(key == "")
-            merge_problems(
-                problem,
-                detail,
-                np.where(key == "", MISSING_FIELD, 0).astype(np.uint8),
-                {int(i): "the key field is empty" for i in empty},
-            )
+            key = key_array(decode_all(fields[cols.key : n * nf : nf]), problem, detail)
         return Records(
             line=line,
             value=values,

@@ -34,6 +34,27 @@ __all__ = ["FORMATS", "FileSource", "format_of", "head_digest"]
 
 FORMATS = ("csv", "jsonl")
 _HEAD_BYTES = 1 << 16
+_BOM = b"\xef\xbb\xbf"
+_SNIFF_BYTES = 4096
+_BINARY = {
+    b"\x1f\x8b": "a gzip file: decompress it first, e.g. `zcat FILE | oddwatch detect -`",
+    b"\x89PNG": "a PNG image",
+    b"\x7fELF": "an executable (ELF)",
+    b"PK\x03\x04": "a zip file",
+}
+
+
+def _refuse_binary(head: bytes, path: str) -> None:
+    """Raise SourceError when the start of the input is not text (NUL bytes, known magic)."""
+    name = "standard input" if path == "-" else repr(path)
+    for magic, what in _BINARY.items():
+        if head.startswith(magic):
+            raise SourceError(f"{name} is {what}, not CSV or JSON Lines text.")
+    if head.count(b"\x00") >= max(4, len(head) // 100):
+        raise SourceError(
+            f"{name} holds NUL bytes in its first {len(head)} bytes: it looks binary, not CSV "
+            "or JSON Lines text. Check the file (or its encoding: UTF-8 is expected)."
+        )
 
 
 def head_digest(path: str, offset: int) -> str:
@@ -261,8 +282,11 @@ class FileSource:
         self.parser.restore(state)
 
     def _parse(self, block: LineBlock) -> Records:
+        if block.first_line == 1:
+            _refuse_binary(block.data[:_SNIFF_BYTES], self.path)
         if self.parser is None:
-            self.format = "jsonl" if block.data.lstrip()[:1] == b"{" else "csv"
+            start = block.data[len(_BOM) :] if block.data.startswith(_BOM) else block.data
+            self.format = "jsonl" if start.lstrip()[:1] == b"{" else "csv"
             self.parser = self._make_parser(self.format)
         return self.parser.parse(block)
 
@@ -271,6 +295,12 @@ class FileSource:
             records = self._parse(block)
             self._position = {"offset": block.end, "line": block.first_line + block.n_lines}
             yield records
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the file (never stdin)."""

@@ -35,13 +35,24 @@ from oddwatch.sources.records import (
     NOT_FINITE,
     NOT_NUMERIC,
     UNPARSABLE,
+    key_array,
     merge_problems,
 )
 
 __all__ = ["JsonlParser"]
 
 _DECODER = json.JSONDecoder()
+_BOM = b"\xef\xbb\xbf"
 _NUMBER = (int, float)
+
+
+def _to_float(x: int | float) -> float:
+    """``float(x)``, or ``inf`` for an integer beyond the float range (reported as not
+    finite, never an OverflowError)."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf
 
 
 def _describe(x: Any) -> str:
@@ -52,13 +63,17 @@ def _values(raw: list[Any]) -> tuple[FloatArray, NDArray[np.uint8], dict[int, st
     n = len(raw)
     problem = np.zeros(n, dtype=np.uint8)
     detail: dict[int, str] = {}
+    values = None
     if set(map(type, raw)) <= {int, float}:
-        values = np.array(raw, dtype=np.float64).reshape(n)
-    else:
+        try:
+            values = np.array(raw, dtype=np.float64).reshape(n)
+        except OverflowError:  # an integer beyond the float range: one by one below
+            values = None
+    if values is None:
         values = np.full(n, np.nan)
         for i, x in enumerate(raw):
             if type(x) in _NUMBER:
-                values[i] = float(x)
+                values[i] = _to_float(x)
             elif x is None:
                 problem[i], detail[i] = MISSING_FIELD, "the value field is missing or null"
             elif isinstance(x, str):
@@ -89,10 +104,10 @@ def _times(raw: list[Any]) -> tuple[FloatArray, NDArray[np.uint8], dict[int, str
             text[i] = raw[i]
     for i, x in enumerate(raw):
         if type(x) in _NUMBER:
-            seconds[i], text[i] = float(x), repr(x)
+            seconds[i], text[i] = _to_float(x), _describe(x)
             if not math.isfinite(seconds[i]):
                 seconds[i] = math.nan
-                problem[i], detail[i] = BAD_TIMESTAMP, f"timestamp {x!r} is not finite"
+                problem[i], detail[i] = BAD_TIMESTAMP, f"timestamp {_describe(x)} is not finite"
         elif x is None:
             problem[i], detail[i] = MISSING_FIELD, "the timestamp field is missing or null"
         elif not isinstance(x, str):
@@ -167,6 +182,8 @@ class JsonlParser:
         numbers: list[int] = []
         broken: dict[int, str] = {}
         for j, raw in enumerate(block.lines()):
+            if j == 0 and block.first_line == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
             text = raw.decode("utf-8", errors="replace").strip()
             if not text:
                 continue
@@ -214,15 +231,7 @@ class JsonlParser:
             names = [
                 k if isinstance(k, str) else str(k) if type(k) in _NUMBER else "" for k in raw_keys
             ]
-            key = np.array(names, dtype=str).reshape(n)
-            missing = {
-                i: "the key field is missing, null or not text"
-                for i, k in enumerate(names)
-                if k == ""
-            }
-            codes = np.zeros(n, dtype=np.uint8)
-            codes[list(missing)] = MISSING_FIELD
-            merge_problems(problem, detail, codes, missing)
+            key = key_array(names, problem, detail, "the key field is missing, null or not text")
         return Records(
             line=line,
             value=values,

@@ -41,15 +41,86 @@ from oddwatch._validation import FloatParam, IntParam, OptionParam, ParamSpec, c
 from oddwatch.sources._base import Records
 from oddwatch.sources._order import SeriesClock
 from oddwatch.sources._problems import *  # noqa: F403 -- the problem codes, re-exported
-from oddwatch.sources._problems import DUPLICATE_TIMESTAMP, OK, OUT_OF_ORDER, PROBLEMS
+from oddwatch.sources._problems import (
+    DUPLICATE_TIMESTAMP,
+    MAX_FIELD_BYTES,
+    MISSING_FIELD,
+    OK,
+    OUT_OF_ORDER,
+    PROBLEMS,
+    UNPARSABLE,
+)
 from oddwatch.sources._problems import __all__ as _CODES
 
-__all__ = [*_CODES, "Checked", "RateLimiter", "Validator", "merge_problems"]
+__all__ = [
+    *_CODES,
+    "Checked",
+    "RateLimiter",
+    "Validator",
+    "duration",
+    "key_array",
+    "merge_problems",
+]
+
+_UNITS = ((86400.0, "days"), (3600.0, "h"), (60.0, "min"))
+
+
+def duration(seconds: float) -> str:
+    """A number of seconds in the largest unit that keeps it >= 1 (days, h, min, s).
+
+    Examples
+    --------
+    >>> duration(26688800.0), duration(90.0), duration(0.25)
+    ('309 days', '1.5 min', '0.25 s')
+    """
+    for size, unit in _UNITS:
+        if abs(seconds) >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
 
 _ORDER_DETAIL = {
     OUT_OF_ORDER: "timestamp is before the latest one of its series",
     DUPLICATE_TIMESTAMP: "timestamp repeats the latest one of its series",
 }
+
+
+def key_array(
+    names: list[str],
+    problem: NDArray[np.uint8],
+    detail: dict[int, str],
+    missing: str = "the key field is empty",
+) -> NDArray[np.str_]:
+    """Series keys as an array; an empty key is a missing field, one longer than
+    ``MAX_FIELD_BYTES`` makes the record unparsable (problems added in place).
+
+    Examples
+    --------
+    >>> problem, detail = np.zeros(3, dtype=np.uint8), {}
+    >>> key_array(["web", "", "x" * 2000], problem, detail).tolist(), problem.tolist()
+    (['web', '', ''], [0, 2, 1])
+    """
+    n = len(names)
+    lengths = np.fromiter(map(len, names), dtype=np.int64, count=n)
+    too_long = np.flatnonzero(lengths > MAX_FIELD_BYTES // 4)  # up to 4 bytes a character
+    codes = np.zeros(n, dtype=np.uint8)
+    more: dict[int, str] = {}
+    if too_long.shape[0]:
+        names = list(names)
+        for i in too_long.tolist():
+            if len(names[i].encode("utf-8", "replace")) > MAX_FIELD_BYTES:
+                codes[i] = UNPARSABLE
+                more[i] = (
+                    f"the key has {len(names[i].encode('utf-8', 'replace'))} bytes, more than "
+                    f"the limit of {MAX_FIELD_BYTES}"
+                )
+                names[i] = ""
+    key = np.array(names, dtype=str).reshape(n)
+    for i in np.flatnonzero((key == "") & (codes == 0)).tolist():
+        codes[i] = MISSING_FIELD
+        more[i] = missing
+    merge_problems(problem, detail, codes, more)
+    return key
 
 
 def merge_problems(
@@ -300,21 +371,22 @@ class Validator:
             if limiter.allow(name):
                 text = detail.get(int(i))
                 limiter.emit(
-                    f"line {records.line[i]}: {action} ({name})" + (f": {text}" if text else "")
+                    f"line {int(records.line[i])}: {action} ({name})"
+                    + (f": {text}" if text else "")
                 )
         for i in np.flatnonzero(gaps):
             if limiter.allow("gap"):
-                key = "" if records.key is None else f" in series {records.key[i]!r}"
+                key = "" if records.key is None else f" in series {str(records.key[i])!r}"
                 limiter.emit(
-                    f"line {records.line[i]}: gap of {gaps[i]:g} s{key} (more than "
-                    f"{self.max_gap_:g} s since the previous point)"
+                    f"line {records.line[i]}: gap of {duration(float(gaps[i]))}{key} (more "
+                    f"than {duration(self.max_gap_)} since the previous point)"
                 )
 
     def _message(
         self, records: Records, problem: NDArray[np.uint8], detail: Mapping[int, str], i: int
     ) -> str:
         text = detail.get(i)
-        message = f"line {records.line[i]}: bad record ({PROBLEMS[int(problem[i])]})"
+        message = f"line {int(records.line[i])}: bad record ({PROBLEMS[int(problem[i])]})"
         if text:
             message += f": {text}"
         raw = records.raw(i)

@@ -32,10 +32,11 @@ from oddwatch.cli._settings import (
     warn,
 )
 from oddwatch.cli._text import duration, problems_text
-from oddwatch.errors import InvalidInputError, InvalidParameterError
-from oddwatch.pipeline import Checkpoint
+from oddwatch.errors import InvalidInputError, InvalidParameterError, SourceError
+from oddwatch.pipeline import Checkpoint, RunStats
 from oddwatch.pipeline import run as run_pipeline
 from oddwatch.sinks import CsvSink, FileSink, JsonlSink, WebhookSink
+from oddwatch.sources import FileSource
 
 __all__ = ["EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -383,6 +384,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     assert stats is not None
     _summary(summary.stats, webhook, s, time.perf_counter() - started)
+    if not s.quiet:
+        _key_column_hint(source, stats)
+    if stats.records_read == 0 and not stats.interrupted and not s.follow:
+        raise SourceError(
+            f"{'standard input' if s.input == '-' else repr(s.input)} holds no records "
+            "(it is empty or has only a header line)."
+        )
     return 130 if stats.interrupted else 0
 
 
@@ -409,6 +417,28 @@ def _views(s: Settings, stack: contextlib.ExitStack) -> dict[str, Any]:
         views["dashboard"] = session
         views["dashboard sink"] = session.sink
     return views
+
+
+def _key_column_hint(source: FileSource, stats: RunStats) -> None:
+    """Suggest --key-col when many timestamps repeat and the CSV has other text fields."""
+    repeats = stats.invalid_by_kind.get("duplicate_timestamp", 0)
+    parser = source.parser
+    columns = getattr(parser, "columns", None)
+    names = getattr(parser, "names", None)
+    if (
+        columns is None
+        or columns.key is not None
+        or not names
+        or repeats < 0.1 * stats.records_read
+    ):
+        return
+    others = [n for i, n in enumerate(names) if i not in (columns.time, columns.value)]
+    if others:
+        warn(
+            f"{repeats} of {stats.records_read} records repeat a timestamp: if the file holds "
+            f"several series, name the series column with --key-col (one of: "
+            f"{', '.join(others)})."
+        )
 
 
 def _silence_stdout() -> None:
@@ -438,6 +468,7 @@ def _summary(
         "flagged": count("flagged_invalid"),
         "problems": problems,
         "anomalies": count("anomalies"),
+        "unscored": count("unscored"),
         "written": count("written"),
         "gaps": count("gaps"),
         "largest_gap_seconds": None if math.isnan(largest) else largest,
@@ -461,6 +492,11 @@ def _summary(
         + f"; {summary['written']} records written; {summary['gaps']} gaps in time"
         + (f" (largest {duration(largest)})" if summary["gaps"] else ""),
     ]
+    if count("unscored"):
+        lines.append(
+            f"{count('unscored')} valid records were not scored (the detector's warm-up: "
+            "score null, never flagged)"
+        )
     if keyed:
         lines.append(f"{summary['keys']} series tracked, {summary['evicted_keys']} evicted")
     if webhook is not None:
