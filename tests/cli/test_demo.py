@@ -6,6 +6,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 
 from oddwatch.cli.main import main
@@ -110,3 +111,18 @@ def test_help_has_examples(capsys):
     assert main(["demo", "--help"]) == 0
     out = capsys.readouterr().out
     assert "examples:" in out and "oddwatch demo --points 5000 --seed 7 --no-plot --json" in out
+
+
+def test_endless_demo_segments_keep_time_moving_forward():
+    """`--points 0` chains segments; each must start after the previous one ends (a restarted
+    clock made every later point out of order: 1,061,858 of 1,161,440 points flagged)."""
+    from itertools import islice
+
+    from oddwatch.cli.commands.demo import _segments
+
+    first, second = islice(
+        _segments({"points": 0, "seed": 1, "outlier_prob": 0.01, "delay": 0.0}, {}), 2
+    )
+    times = np.concatenate([first.timestamps, second.timestamps])
+    assert np.all(np.diff(times) > np.timedelta64(0, "s"))
+    assert second.timestamps[0] - first.timestamps[-1] == np.timedelta64(60, "s")

@@ -191,22 +191,31 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 def _segments(settings: dict[str, Any], simulation: dict[str, Any]) -> Iterator[Simulation]:
-    """Simulated segments: one of ``points`` points, or endless segments for ``points=0``."""
+    """Simulated segments: one of ``points`` points, or endless segments for ``points=0``.
+
+    Each endless segment starts one step after the previous one ends, so time keeps moving
+    forward (a segment restarting the clock would make every point out of order).
+    """
     forever = settings["points"] == 0
     k = 0
+    start = simulation.get("start")
     while True:
         config = SimulationConfig.from_mapping(
             {
                 **simulation,
+                **({} if start is None else {"start": start}),
                 "n_points": _FOREVER_BLOCK if forever else settings["points"],
                 "seed": settings["seed"] + k,
                 "outlier_prob": settings["outlier_prob"],
                 "delay": settings["delay"],
             }
         )
-        yield simulate(config)
+        segment = simulate(config)
+        yield segment
         if not forever:
             return
+        next_start = segment.timestamps[-1] + np.timedelta64(config.step_seconds, "s")
+        start = str(next_start)
         k += 1
 
 
