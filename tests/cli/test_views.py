@@ -143,7 +143,9 @@ def test_dashboard_command_follows_a_results_file(tmp_path):
         overview = {}
         while time.monotonic() < deadline:
             overview = _get_json(url + "api/overview")
-            if overview.get("counters", {}).get("records_read") == 900:
+            # the counters and the keys are folded in by a worker thread: wait for both
+            done = overview.get("counters", {}).get("records_read") == 900
+            if done and overview.get("n_keys") == 3:
                 break
             time.sleep(0.1)
         assert overview["counters"]["records_read"] == 900 and overview["n_keys"] == 3
