@@ -77,11 +77,11 @@ def mosquitto(tmp: Path, port: int | None = None) -> Iterator[int]:
 
 
 class _Exporter(BaseHTTPRequestHandler):
-    gauge: Callable[[], str]
-
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        body = self.server.render().encode()  # type: ignore[attr-defined]
-        self.send_response(200)
+        answer = self.server.render(self.path)  # type: ignore[attr-defined]
+        status, text = answer if isinstance(answer, tuple) else (200, answer)
+        body = text.encode()
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -92,8 +92,11 @@ class _Exporter(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def exporter(render: Callable[[], str]) -> Iterator[int]:
-    """A tiny metrics endpoint on 127.0.0.1 serving ``render()``; yields its port."""
+def exporter(render: Callable[[str], str | tuple[int, str]]) -> Iterator[int]:
+    """A tiny HTTP endpoint on 127.0.0.1 answering GETs with ``render(path)``; yields its port.
+
+    ``render`` returns the body (status 200) or ``(status, body)``.
+    """
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
     server.render = render  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
