@@ -8,6 +8,7 @@ where ``.ci/run`` installs it and a missing binary is a failure.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import socket
@@ -17,8 +18,20 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+
+def need(module: str) -> Any:
+    """Import ``module``; skip when it is missing, except under CI=true (then fail)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        message = f"{module} is not installed (pip install -e '.[integrations]'; .ci/run does this)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message, allow_module_level=True)
 
 
 def find_binary(name: str, *extra_dirs: str) -> str:

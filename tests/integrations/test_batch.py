@@ -11,6 +11,8 @@ from oddwatch.detectors import RollingZScore
 from oddwatch.errors import InvalidInputError, InvalidParameterError
 from oddwatch.thresholds import QuantileThreshold
 
+from .servers import need
+
 
 def data() -> np.ndarray:
     xs = np.random.default_rng(4).normal(10, 1, 600)
@@ -70,7 +72,7 @@ def test_scores_are_causal():
 
 
 def test_tsb_ad_runner_pattern():
-    sklearn = pytest.importorskip("sklearn.preprocessing")
+    sklearn = need("sklearn.preprocessing")
     xs = data()[:, None]  # TSB-AD passes (n_samples, n_features)
 
     clf = BatchDetector(zscore())

@@ -8,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-pd = pytest.importorskip("pandas")
+from .servers import need
+
+pd = need("pandas")
 
 from oddwatch import KeyedMonitor, Monitor  # noqa: E402
 from oddwatch.detectors import RollingZScore  # noqa: E402

@@ -18,7 +18,9 @@ from oddwatch.errors import InvalidParameterError, SourceError
 from oddwatch.sources.kafka import KafkaSource, parse_kafka_url
 from oddwatch.sources.records import NOT_NUMERIC, OK, UNPARSABLE
 
-ck = pytest.importorskip("confluent_kafka")
+from .servers import need
+
+ck = need("confluent_kafka")
 
 
 # ---- a fake consumer over an in-memory log, with group offsets that outlive a consumer ----

@@ -15,9 +15,9 @@ from oddwatch.errors import InvalidParameterError, SourceError
 from oddwatch.sources.mqtt import MqttSource, parse_mqtt_url
 from oddwatch.sources.records import MISSING_FIELD, NOT_FINITE, NOT_NUMERIC, OK, UNPARSABLE
 
-from .servers import mosquitto
+from .servers import mosquitto, need
 
-mqtt = pytest.importorskip("paho.mqtt.client")
+mqtt = need("paho.mqtt.client")
 
 
 def publish(port: int, messages: list[tuple[str, bytes]]) -> None:

@@ -11,8 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 
-river = pytest.importorskip("river")
-pytest.importorskip("sklearn")  # River's ROC AUC check uses it
+from .servers import need
+
+river = need("river")
+need("sklearn")  # River's ROC AUC check uses it
 
 from river import anomaly, checks, compose, preprocessing  # noqa: E402
 
