@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -18,58 +17,11 @@ from oddwatch.errors import InvalidParameterError, SourceError
 from oddwatch.sources.prometheus import PrometheusSource, parse_prometheus_url, series_key
 from oddwatch.sources.records import NOT_FINITE, OK
 
-from .servers import exporter, prometheus
+from .servers import exporter
 
 
-class Metrics:
-    """What the exporter serves: two gauges that step through 0..4, and one NaN gauge."""
-
-    def __init__(self):
-        self.count = itertools.count()
-        self.served = {"a": set(), "b": set()}
-        self.lock = threading.Lock()
-
-    def __call__(self, path: str) -> str:
-        with self.lock:
-            i = next(self.count)
-        lines = ["# TYPE oddwatch_test_value gauge"]
-        for key, base in (("a", 10), ("b", 20)):
-            value = base + i % 5
-            self.served[key].add(float(value))
-            lines.append(f'oddwatch_test_value{{series="{key}"}} {value}')
-        lines.append('oddwatch_test_bad{series="c"} NaN')
-        return "\n".join(lines) + "\n"
-
-
-def instant(port: int, query: str) -> list:
-    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())["data"]["result"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Prometheus (1 s scrapes) with at least 6 s of samples of the exporter's gauges."""
-    metrics = Metrics()
-    tmp = tmp_path_factory.mktemp("prometheus")
-    with exporter(metrics) as eport, prometheus(tmp, eport, interval="1s") as pport:
-        first = time.time()
-        deadline = first + 60
-        while time.time() < deadline:
-            try:
-                got = instant(pport, "count_over_time(oddwatch_test_value[1m])")
-            except OSError:  # 503 until its storage is ready
-                got = []
-            if len(got) == 2 and min(float(r["value"][1]) for r in got) >= 7:
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail("prometheus did not collect 7 scrapes within 60 s")
-        yield pport, eport, metrics, first
-
-
-def test_each_label_set_is_a_key_and_points_come_in_time_order(server):
-    pport, eport, metrics, first = server
+def test_each_label_set_is_a_key_and_points_come_in_time_order(prometheus_server):
+    pport, eport, metrics, first = prometheus_server
     end = time.time() - 1
     source = PrometheusSource(
         f"prometheus://127.0.0.1:{pport}", "oddwatch_test_value", step=1, start=first, end=end
@@ -94,8 +46,8 @@ def test_each_label_set_is_a_key_and_points_come_in_time_order(server):
     assert chunks[0].time_text[0].endswith("Z")
 
 
-def test_resumes_from_the_position_without_gaps_or_repeats(server):
-    pport, _, _, first = server
+def test_resumes_from_the_position_without_gaps_or_repeats(prometheus_server):
+    pport, _, _, first = prometheus_server
     url, query = f"prometheus://127.0.0.1:{pport}", "oddwatch_test_value"
     end = time.time() - 1
     whole = list(PrometheusSource(url, query, step=1, start=first, end=end))
@@ -113,8 +65,8 @@ def test_resumes_from_the_position_without_gaps_or_repeats(server):
     assert stream(part1) and stream(part2)
 
 
-def test_live_polling_waits_for_new_points(server):
-    pport, *_ = server
+def test_live_polling_waits_for_new_points(prometheus_server):
+    pport, *_ = prometheus_server
     source = PrometheusSource(f"prometheus://127.0.0.1:{pport}", "oddwatch_test_value", step=1)
     started = time.time()
     chunk = next(iter(source))
@@ -123,8 +75,8 @@ def test_live_polling_waits_for_new_points(server):
     assert chunk.time.min() >= int(started)
 
 
-def test_nan_values_are_marked_not_dropped(server):
-    pport, *_ = server
+def test_nan_values_are_marked_not_dropped(prometheus_server):
+    pport, *_ = prometheus_server
     end = time.time() - 1
     chunks = list(
         PrometheusSource(
@@ -136,8 +88,8 @@ def test_nan_values_are_marked_not_dropped(server):
     assert "is not a finite number" in chunks[0].detail[0]
 
 
-def test_keyed_monitor_over_prometheus(server):
-    pport, *_ = server
+def test_keyed_monitor_over_prometheus(prometheus_server):
+    pport, *_ = prometheus_server
     end = time.time() - 1
     source = PrometheusSource(
         f"prometheus://127.0.0.1:{pport}", "oddwatch_test_value", step=1, start=end - 5, end=end
@@ -147,8 +99,8 @@ def test_keyed_monitor_over_prometheus(server):
     assert keyed.n_keys_ == 2 and sum(len(r) for r in results) >= 10
 
 
-def test_a_bad_query_is_rejected_with_prometheus_message(server):
-    pport, *_ = server
+def test_a_bad_query_is_rejected_with_prometheus_message(prometheus_server):
+    pport, *_ = prometheus_server
     source = PrometheusSource(f"prometheus://127.0.0.1:{pport}", "rate(", step=1, start=0, end=10)
     with pytest.raises(SourceError, match=r"rejected the query 'rate\(': bad_data: .*parse error"):
         list(source)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from oddwatch._typing import FloatArray
 from oddwatch.sources._base import Records
 from oddwatch.sources.records import (
     BAD_TIMESTAMP,
@@ -37,7 +38,7 @@ from oddwatch.sources.records import (
     UNPARSABLE,
 )
 
-__all__ = ["PayloadBatch", "iso_text", "parse_time"]
+__all__ = ["PayloadBatch", "iso_text", "iso_texts", "parse_time"]
 
 
 def iso_text(seconds: float) -> str:
@@ -51,6 +52,28 @@ def iso_text(seconds: float) -> str:
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     spec = "seconds" if moment.microsecond == 0 else "milliseconds"
     return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def iso_texts(seconds: FloatArray) -> list[str]:
+    """:func:`iso_text` of every entry, in bulk (``""`` where ``nan``).
+
+    Examples
+    --------
+    >>> iso_texts(np.array([1767225600.0, np.nan, 1767225600.25]))
+    ['2026-01-01T00:00:00Z', '', '2026-01-01T00:00:00.250Z']
+    """
+    finite = np.isfinite(seconds)
+    ms = np.zeros(seconds.shape[0], dtype=np.int64)
+    ms[finite] = np.round(seconds[finite] * 1000).astype(np.int64)
+    whole = ms % 1000 == 0
+    stamps = ms.astype("datetime64[ms]")
+    texts = np.where(
+        whole,
+        np.char.add(np.datetime_as_string(stamps, unit="s"), "Z"),
+        np.char.add(np.datetime_as_string(stamps, unit="ms"), "Z"),
+    )
+    texts[~finite] = ""
+    return [str(t) for t in texts.tolist()]
 
 
 def parse_time(raw: Any) -> float:
@@ -118,14 +141,17 @@ class PayloadBatch:
         """Parse one payload; ``arrival`` is its time when the payload has none."""
         i = len(self._value)
         value, when, problem = math.nan, arrival, OK
-        try:
-            value = float(body)
-        except ValueError:
+        if body[:1] in (b"{", b"["):
             value, when, problem = self._json(body, arrival, i)
         else:
-            if not math.isfinite(value):
-                problem = NOT_FINITE
-                self._detail[i] = f"payload {_short(body)!r} is not a finite number"
+            try:
+                value = float(body)
+            except ValueError:
+                value, when, problem = self._json(body, arrival, i)
+            else:
+                if not math.isfinite(value):
+                    problem = NOT_FINITE
+                    self._detail[i] = f"payload {_short(body)!r} is not a finite number"
         self._value.append(value if problem == OK else math.nan)
         self._time.append(when)
         self._problem.append(problem)
@@ -172,7 +198,7 @@ class PayloadBatch:
             problem=np.array(self._problem, dtype=np.uint8),
             end=first_line + n - 1,
             time=time,
-            time_text=[iso_text(t) if math.isfinite(t) else "" for t in time.tolist()],
+            time_text=iso_texts(time),
             key=np.array(self._key, dtype=np.str_) if self.keyed else None,
             detail=self._detail,
         )

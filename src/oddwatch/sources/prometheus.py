@@ -36,7 +36,7 @@ import numpy as np
 
 from oddwatch.errors import InvalidParameterError, SourceError
 from oddwatch.sources._base import Records
-from oddwatch.sources._payload import iso_text
+from oddwatch.sources._payload import iso_texts
 from oddwatch.sources.records import NOT_FINITE, NOT_NUMERIC, OK
 
 __all__ = ["MAX_POINTS", "PrometheusSource", "parse_prometheus_url", "series_key"]
@@ -273,7 +273,7 @@ class PrometheusSource:
             problem=np.array(problems, dtype=np.uint8)[order],
             end=first + len(values) - 1,
             time=time_arr,
-            time_text=[iso_text(t) for t in time_arr.tolist()],
+            time_text=iso_texts(time_arr),
             key=np.array(keys, dtype=np.str_)[order] if keys else np.array([], dtype=np.str_),
             detail=detail,
         )

@@ -1,0 +1,135 @@
+"""Feed inputs for ``oddwatch detect``: ``mqtt://``, ``prometheus://`` and ``kafka://`` addresses.
+
+:func:`is_feed` tells a feed address from a file name, :func:`add_feed_arguments` adds the
+flags only feeds use, and :func:`open_feed` builds the source from the address and the
+settings. ``--value-col`` / ``--time-col`` name the JSON payload fields for MQTT and Kafka;
+``--idle-timeout`` stops a feed after that long without data.
+
+Examples
+--------
+>>> is_feed("mqtt://127.0.0.1/plant/+/temp"), is_feed("metrics.csv")
+(True, False)
+>>> parse_duration("15s"), parse_duration("2m"), parse_duration("1h"), parse_duration("0.5")
+(15.0, 120.0, 3600.0, 0.5)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from oddwatch.errors import InvalidParameterError
+
+__all__ = ["FEED_OPTIONS", "add_feed_arguments", "is_feed", "open_feed", "parse_duration"]
+
+FEED_SCHEMES = ("mqtt", "prometheus", "kafka")
+
+FEED_OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
+    "query": ((str,), None),
+    "step": ((str, int, float), "15s"),
+    "since": ((str, int, float), None),
+    "group": ((str,), None),
+    "qos": ((int,), 0),
+    "message_key": ((bool,), False),
+}
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def is_feed(address: str) -> bool:
+    """Whether ``address`` is a feed URL rather than a file (or ``-``)."""
+    return address.split("://", 1)[0] in FEED_SCHEMES and "://" in address
+
+
+def parse_duration(text: Any) -> float:
+    """``"500ms"``, ``"15s"``, ``"2m"``, ``"1h"``, ``"1d"`` or a number, as seconds (> 0)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*", str(text))
+        if match is None:
+            raise InvalidParameterError(
+                f"a duration must look like 15s, 2m, 1h or a number of seconds; got {text!r}."
+            )
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not seconds > 0:
+        raise InvalidParameterError(f"a duration must be > 0; got {text!r}.")
+    return seconds
+
+
+def add_feed_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags only feed inputs use (defaults None so a config file can fill them)."""
+    add = parser.add_argument
+    add("--query", metavar="PROMQL", help="prometheus://: the PromQL expression to poll")
+    add(
+        "--step",
+        metavar="DURATION",
+        help="prometheus://: seconds between evaluation times, e.g. 15s (default 15s)",
+    )
+    add(
+        "--since",
+        metavar="DURATION",
+        help="prometheus://: start this long ago, e.g. 1h (default: now)",
+    )
+    add("--group", metavar="G", help="kafka://: the consumer group (required)")
+    add("--qos", type=int, choices=[0, 1, 2], help="mqtt://: subscription QoS (default 0)")
+    add(
+        "--message-key",
+        action="store_true",
+        default=None,
+        help="kafka://: each message key names a series",
+    )
+
+
+def open_feed(address: str, s: Mapping[str, Any]) -> Any:
+    """The source for a feed ``address``, configured from the settings ``s``."""
+    scheme = address.split("://", 1)[0]
+    value_field = str(s.get("value_col") or "value")
+    time_field = str(s.get("time_col") or "timestamp")
+    idle = s.get("idle_timeout")
+    batch = int(s.get("batch") or 10_000)
+    if scheme == "mqtt":
+        from oddwatch.sources.mqtt import MqttSource, parse_mqtt_url
+
+        host, port, topic = parse_mqtt_url(address)
+        return MqttSource(
+            host,
+            port,
+            topic,
+            qos=int(s.get("qos") or 0),
+            idle_timeout=idle,
+            chunk_size=batch,
+            value_field=value_field,
+            time_field=time_field,
+        )
+    if scheme == "prometheus":
+        from oddwatch.sources.prometheus import PrometheusSource
+
+        if not s.get("query"):
+            raise InvalidParameterError(
+                "a prometheus:// input needs --query PROMQL (e.g. --query 'rate(x_total[5m])')."
+            )
+        step = parse_duration(s.get("step") or "15s")
+        since = s.get("since")
+        start = None if since is None else time.time() - parse_duration(since)
+        return PrometheusSource(address, str(s["query"]), step=step, start=start)
+    from oddwatch.sources.kafka import KafkaSource, parse_kafka_url
+
+    bootstrap, topic = parse_kafka_url(address)
+    if not s.get("group"):
+        raise InvalidParameterError(
+            "a kafka:// input needs --group G: offsets are committed per consumer group."
+        )
+    return KafkaSource(
+        bootstrap,
+        topic,
+        str(s["group"]),
+        keyed=bool(s.get("message_key")),
+        idle_timeout=idle,
+        chunk_size=batch,
+        value_field=value_field,
+        time_field=time_field,
+    )
