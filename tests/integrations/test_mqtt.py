@@ -154,3 +154,15 @@ def test_reconnects_after_the_broker_restarts(tmp_path):
     finally:
         source.close()
     assert rest == [2.0, 3.0]
+
+
+def test_persistent_session_receives_what_arrived_while_away(tmp_path):
+    with mosquitto(tmp_path) as port:
+        args = ("127.0.0.1", port, "p/#")
+        MqttSource(*args, qos=1, session="persistent", client_id="ow-test").close()
+        publish(port, [("p/x", b"1"), ("p/y", b"2"), ("p/x", b"3")])  # nobody connected
+        with MqttSource(
+            *args, qos=1, session="persistent", client_id="ow-test", idle_timeout=1.0
+        ) as source:
+            values, keys, _, _ = read_all(source)
+    assert values == [1.0, 2.0, 3.0] and keys == ["p/x", "p/y", "p/x"]

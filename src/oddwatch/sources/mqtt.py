@@ -217,6 +217,9 @@ class MqttSource:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if not reason.is_failure:
             client.subscribe(self.topic, self.qos)
+            if flags.session_present:
+                # the broker kept the subscription; its backlog may arrive before the SUBACK
+                self._on_subscribe(client, userdata, None, None, props)
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: Any, codes: Any, props: Any) -> None:
         self.n_connects += 1
