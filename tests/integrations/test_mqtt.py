@@ -166,3 +166,16 @@ def test_persistent_session_receives_what_arrived_while_away(tmp_path):
         ) as source:
             values, keys, _, _ = read_all(source)
     assert values == [1.0, 2.0, 3.0] and keys == ["p/x", "p/y", "p/x"]
+
+
+def test_close_from_another_thread_ends_a_waiting_iteration(tmp_path):
+    import threading
+
+    with mosquitto(tmp_path) as port:
+        source = MqttSource("127.0.0.1", port, "quiet")  # no idle timeout: waits for ever
+        timer = threading.Timer(0.3, source.close)
+        timer.start()
+        started = time.monotonic()
+        assert list(source) == []
+        assert time.monotonic() - started < 5
+        timer.join()

@@ -264,9 +264,8 @@ class MqttSource:
         room = self.chunk_size
         if self.max_records is not None:
             room = min(room, self.max_records - self.n_read)
-        try:
-            item = self._queue.get(timeout=self.idle_timeout)
-        except queue.Empty:
+        item = self._first()
+        if item is None:
             return False
         deadline = time.monotonic() + self.linger
         while True:
@@ -284,6 +283,19 @@ class MqttSource:
                     item = self._queue.get(timeout=wait)
                 except queue.Empty:
                     return True
+
+    def _first(self) -> tuple[str, bytes, float] | None:
+        """The next message; None once closed or idle for ``idle_timeout`` seconds."""
+        idle_until = None if self.idle_timeout is None else time.monotonic() + self.idle_timeout
+        while not self._closed:
+            wait = 0.5 if idle_until is None else min(0.5, idle_until - time.monotonic())
+            if wait <= 0:
+                return None
+            try:
+                return self._queue.get(timeout=wait)
+            except queue.Empty:
+                continue
+        return None
 
     def close(self) -> None:
         """Disconnect and stop the network thread (idempotent)."""
