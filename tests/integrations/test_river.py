@@ -348,3 +348,10 @@ def test_missing_river_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "river", None)
     with pytest.raises(ImportError, match=r"pip install 'oddwatch\[river\]'"):
         importlib.import_module("oddwatch.river")
+
+
+def test_keyed_monitor_refuses_a_river_detector():
+    from oddwatch import KeyedMonitor
+
+    with pytest.raises(InvalidParameterError, match="Run one Monitor per series"):
+        KeyedMonitor(hst())
