@@ -1,9 +1,12 @@
-"""Feed inputs for ``oddwatch detect``: ``mqtt://``, ``prometheus://`` and ``kafka://`` addresses.
+"""The CLI's integrations: feed inputs (``mqtt://``, ``prometheus://``, ``kafka://``) and
+``--detector river:NAME``.
 
 :func:`is_feed` tells a feed address from a file name, :func:`add_feed_arguments` adds the
 flags only feeds use, and :func:`open_feed` builds the source from the address and the
 settings. ``--value-col`` / ``--time-col`` name the JSON payload fields for MQTT and Kafka;
-``--idle-timeout`` stops a feed after that long without data.
+``--idle-timeout`` stops a feed after that long without data. :func:`river_detector` builds
+a :class:`~oddwatch.river.RiverDetector` from ``river:NAME`` and the ``--param`` values (River
+is imported only then).
 
 Examples
 --------
@@ -23,7 +26,15 @@ from typing import Any
 
 from oddwatch.errors import InvalidParameterError
 
-__all__ = ["FEED_OPTIONS", "add_feed_arguments", "is_feed", "open_feed", "parse_duration"]
+__all__ = [
+    "FEED_OPTIONS",
+    "add_feed_arguments",
+    "is_feed",
+    "is_river",
+    "open_feed",
+    "parse_duration",
+    "river_detector",
+]
 
 FEED_SCHEMES = ("mqtt", "prometheus", "kafka")
 
@@ -133,3 +144,26 @@ def open_feed(address: str, s: Mapping[str, Any]) -> Any:
         value_field=value_field,
         time_field=time_field,
     )
+
+
+def is_river(name: str | None) -> bool:
+    """Whether a ``--detector`` name asks for a River model (``river:NAME``).
+
+    Examples
+    --------
+    >>> is_river("river:HalfSpaceTrees"), is_river("RollingZScore"), is_river(None)
+    (True, False, False)
+    """
+    return name is not None and name.lower().startswith("river:")
+
+
+def river_detector(name: str, params: Mapping[str, Any]) -> Any:
+    """``RiverDetector.from_name(NAME, params)`` for ``river:NAME``; ``scaler=`` among the
+    params names the ``river.preprocessing`` transformer in front (``none`` for no scaler)."""
+    try:
+        from oddwatch.river import RiverDetector
+    except ImportError as exc:
+        raise InvalidParameterError(f"--detector {name}: {exc}") from None
+    rest = dict(params)
+    scaler = rest.pop("scaler", "MinMaxScaler")
+    return RiverDetector.from_name(name.split(":", 1)[1], rest, scaler=scaler)

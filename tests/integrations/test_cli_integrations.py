@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from oddwatch.cli._feeds import is_feed, open_feed, parse_duration
+from oddwatch.cli._integrations import is_feed, open_feed, parse_duration
 from oddwatch.errors import InvalidParameterError
 from oddwatch.sources.kafka import KafkaSource
 from oddwatch.sources.mqtt import MqttSource
@@ -64,3 +64,22 @@ def test_mqtt_settings(tmp_path):
         assert isinstance(source, MqttSource) and source.keyed and source.qos == 1
         assert list(source) == []
         source.close()
+
+
+def test_river_detector_from_the_cli_name(monkeypatch):
+    need("river")
+    from oddwatch.cli._integrations import river_detector
+
+    det = river_detector("river:HalfSpaceTrees", {"window_size": 20, "seed": 1})
+    assert det.warmup == 20 and "MinMaxScaler" in repr(det.model)
+    det = river_detector("river:LODA", {"scaler": None, "seed": 1})
+    assert "MinMaxScaler" not in repr(det.model)
+    with pytest.raises(InvalidParameterError, match="unknown River anomaly detector 'Nope'"):
+        river_detector("river:Nope", {})
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("oddwatch.river")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "river", None)
+    with pytest.raises(InvalidParameterError, match=r"--detector river:X: .*oddwatch\[river\]"):
+        river_detector("river:X", {})
