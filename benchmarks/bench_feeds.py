@@ -240,11 +240,13 @@ def main() -> None:
     args = parser.parse_args()
     data = make_data(args.n, args.keys)
     rows = {}
-    for name, bench in (
+    benches = (
         ("file", bench_file),
         ("mqtt", bench_mqtt),
+        ("paho-only", bench_paho),
         ("prometheus", bench_prometheus),
-    ):
+    )
+    for name, bench in benches:
         best = None
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:

@@ -41,6 +41,8 @@ def test_prometheus_settings():
     source = open_feed("prometheus://127.0.0.1:9", {"query": "up", "step": "30s", "since": "1h"})
     assert isinstance(source, PrometheusSource) and source.step_ms == 30_000
     assert before - 3600 - 30 <= source.next_ms / 1000 <= before - 3600 + 1
+    until = open_feed("prometheus://127.0.0.1:9", {"query": "up", "until": "0s"})
+    assert until.end_ms is not None and abs(until.end_ms / 1000 - time.time()) < 5
     with pytest.raises(InvalidParameterError, match="needs --query PROMQL"):
         open_feed("prometheus://127.0.0.1:9", {})
 

@@ -276,3 +276,11 @@ def test_at_least_once_against_a_real_broker():
     if not bootstrap:
         pytest.skip("set ODDWATCH_KAFKA_BOOTSTRAP=HOST:PORT to run against a real broker")
     at_least_once_scenario(bootstrap, {"bootstrap.servers": bootstrap})
+
+
+def test_broker_times_are_output_text_not_checked_order():
+    """A burst shares one broker millisecond: those times are not checked for order."""
+    broker = FakeBroker([b"1", b"2", b"3"], [])
+    source = KafkaSource("x:1", "t", "g", idle_timeout=0, consumer=FakeConsumer(broker))
+    (chunk,) = list(source)
+    assert chunk.time is None and chunk.time_text == ["2026-01-01T00:00:00Z"] * 3

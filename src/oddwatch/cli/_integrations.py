@@ -42,6 +42,7 @@ FEED_OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
     "query": ((str,), None),
     "step": ((str, int, float), "15s"),
     "since": ((str, int, float), None),
+    "until": ((str, int, float), None),
     "group": ((str,), None),
     "qos": ((int,), 0),
     "message_key": ((bool,), False),
@@ -55,8 +56,9 @@ def is_feed(address: str) -> bool:
     return address.split("://", 1)[0] in FEED_SCHEMES and "://" in address
 
 
-def parse_duration(text: Any) -> float:
-    """``"500ms"``, ``"15s"``, ``"2m"``, ``"1h"``, ``"1d"`` or a number, as seconds (> 0)."""
+def parse_duration(text: Any, allow_zero: bool = False) -> float:
+    """``"500ms"``, ``"15s"``, ``"2m"``, ``"1h"``, ``"1d"`` or a number, as seconds (> 0, or
+    >= 0 with ``allow_zero``)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
     else:
@@ -66,8 +68,10 @@ def parse_duration(text: Any) -> float:
                 f"a duration must look like 15s, 2m, 1h or a number of seconds; got {text!r}."
             )
         seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if not seconds > 0:
-        raise InvalidParameterError(f"a duration must be > 0; got {text!r}.")
+    if not (seconds >= 0 if allow_zero else seconds > 0):
+        raise InvalidParameterError(
+            f"a duration must be {'>=' if allow_zero else '>'} 0; got {text!r}."
+        )
     return seconds
 
 
@@ -84,6 +88,11 @@ def add_feed_arguments(parser: argparse.ArgumentParser) -> None:
         "--since",
         metavar="DURATION",
         help="prometheus://: start this long ago, e.g. 1h (default: now)",
+    )
+    add(
+        "--until",
+        metavar="DURATION",
+        help="prometheus://: stop at this long before now, e.g. 0s (default: keep polling)",
     )
     add("--group", metavar="G", help="kafka://: the consumer group (required)")
     add("--qos", type=int, choices=[0, 1, 2], help="mqtt://: subscription QoS (default 0)")
@@ -124,9 +133,11 @@ def open_feed(address: str, s: Mapping[str, Any]) -> Any:
                 "a prometheus:// input needs --query PROMQL (e.g. --query 'rate(x_total[5m])')."
             )
         step = parse_duration(s.get("step") or "15s")
-        since = s.get("since")
-        start = None if since is None else time.time() - parse_duration(since)
-        return PrometheusSource(address, str(s["query"]), step=step, start=start)
+        now = time.time()
+        since, until = s.get("since"), s.get("until")
+        start = None if since is None else now - parse_duration(since)
+        end = None if until is None else now - parse_duration(until, allow_zero=True)
+        return PrometheusSource(address, str(s["query"]), step=step, start=start, end=end)
     from oddwatch.sources.kafka import KafkaSource, parse_kafka_url
 
     bootstrap, topic = parse_kafka_url(address)

@@ -3,8 +3,12 @@
 A payload is a plain number (``b"21.5"``) or JSON: a number, or an object whose
 ``value_field`` holds the value and whose ``time_field`` (when present) holds the timestamp as
 epoch seconds or ISO 8601 text. A message without a timestamp gets its arrival (or broker)
-time. An unusable payload keeps its place with a problem code and its raw text, so the
-validator's ``on_invalid`` policy decides what happens to it (never a silent drop).
+time as ``time_text`` for the output; only when some payload of the chunk carries its own
+timestamp is ``time`` set, so the validator's order and duplicate checks apply to times that
+come from the data, never to arrival times (a burst can share one broker millisecond, and the
+broker's order is the stream's order). An unusable payload keeps its place with a problem
+code and its raw text, so the validator's ``on_invalid`` policy decides what happens to it
+(never a silent drop).
 
 Examples
 --------
@@ -16,6 +20,9 @@ Examples
 ([21.5, 22.0, nan, nan], [0, 0, 3, 2])
 >>> records.time_text[:2], records.detail[2]
 (['2026-01-01T00:01:00Z', '2026-01-01T00:00:00Z'], "payload 'hot' is not a number")
+>>> batch.add(b"1", arrival=1767225600.0)
+>>> batch.records(first_line=5).time is None  # arrival times only: no order checks
+True
 """
 
 from __future__ import annotations
@@ -133,6 +140,7 @@ class PayloadBatch:
         self._problem: list[int] = []
         self._key: list[str] = []
         self._detail: dict[int, str] = {}
+        self._own_time = False
 
     def __len__(self) -> int:
         return len(self._value)
@@ -166,6 +174,7 @@ class PayloadBatch:
         when = arrival
         if isinstance(obj, dict):
             if self.time_field in obj:
+                self._own_time = True
                 try:
                     when = parse_time(obj[self.time_field])
                 except ValueError as exc:
@@ -197,7 +206,7 @@ class PayloadBatch:
             value=np.array(self._value, dtype=np.float64),
             problem=np.array(self._problem, dtype=np.uint8),
             end=first_line + n - 1,
-            time=time,
+            time=time if self._own_time else None,
             time_text=iso_texts(time),
             key=np.array(self._key, dtype=np.str_) if self.keyed else None,
             detail=self._detail,
