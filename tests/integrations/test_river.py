@@ -355,3 +355,28 @@ def test_keyed_monitor_refuses_a_river_detector():
 
     with pytest.raises(InvalidParameterError, match="Run one Monitor per series"):
         KeyedMonitor(hst())
+
+
+def test_a_bad_value_in_a_chunk_learns_nothing():
+    det = hst()
+    with pytest.raises(InvalidInputError, match="RiverDetector got nan"):
+        det.update_many([1.0, 2.0, float("nan")])
+    assert det.n_seen_ == 0
+
+
+def test_conformance_suite_with_its_waivers():
+    """oddwatch.testing's checks that apply to a River model pass; the waived ones say why."""
+    from oddwatch.testing import yield_checks
+
+    checks = dict(yield_checks(lambda: RiverDetector(**RiverDetector._test_params())))
+    assert {"causal", "chunks_equal_one_by_one", "clone_is_fresh", "bad_input_raises"} <= set(
+        checks
+    )
+    for check in checks.values():
+        check()
+    assert set(RiverDetector._waivers) == {
+        "bounded_state",
+        "checkpoint_continues",
+        "empty_input",
+        "score_is_pure",
+    }

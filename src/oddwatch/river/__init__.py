@@ -1,7 +1,7 @@
 """River interop, both ways. Needs River: ``pip install 'oddwatch[river]'``.
 
 - :class:`OddwatchAnomalyDetector` makes an oddwatch detector or Monitor a River
-  ``anomaly.base.AnomalyDetector`` (``learn_one`` / ``score_one`` on dicts), so River's
+  ``base.AnomalyDetector`` (``learn_one`` / ``score_one`` on dicts), so River's
   ``QuantileFilter``, pipelines, metrics and ``check_estimator`` take it as it is.
 - :class:`RiverDetector` runs any River anomaly detector as an oddwatch detector, inside a
   :class:`~oddwatch.Monitor` with its thresholds and alarm stage. River keeps model state only
