@@ -29,6 +29,7 @@ from oddwatch.persist import FORMAT, FORMAT_VERSION, meta_digest, registered_kin
 from oddwatch.river import (  # noqa: E402
     OddwatchAnomalyDetector,
     RiverDetector,
+    RiverMonitor,
     load_pickle,
     save_pickle,
 )
@@ -193,14 +194,14 @@ def test_river_detector_is_causal_and_score_is_pure():
     assert det.n_seen_ == 51
 
 
-def test_river_detector_in_a_monitor():
-    """The Monitor scores with the River model and applies its own threshold to the scores.
+def test_river_detector_in_a_river_monitor():
+    """The RiverMonitor scores with the River model and applies its threshold to the scores.
 
     (How well River's HalfSpaceTrees ranks a lone spike in one feature is River's business: it
     saturates near 1 on tails, so this checks the plumbing and that the spike ranks high.)
     """
     params = {"seed": 1, "window_size": 50}
-    mon = Monitor(RiverDetector.from_name("HalfSpaceTrees", params))
+    mon = RiverMonitor(RiverDetector.from_name("HalfSpaceTrees", params))
     xs = np.random.default_rng(2).normal(10, 1, 3000)
     xs[2500] = 40.0
     result = mon.update_many(xs)
@@ -219,7 +220,7 @@ def test_river_detector_bad_input():
         det.update(float("nan"))
     with pytest.raises(InvalidInputError, match="expects a 1-D sequence"):
         det.update_many([[1.0, 2.0]])
-    result = Monitor(hst(), on_invalid="skip").update_many([1.0, float("nan"), 2.0])
+    result = RiverMonitor(hst(), on_invalid="skip").update_many([1.0, float("nan"), 2.0])
     assert np.isnan(result.score[1]) and not result.is_anomaly[1]
     with pytest.raises(InvalidParameterError, match="`model` of RiverDetector must be a River"):
         RiverDetector(RollingZScore())
@@ -256,14 +257,14 @@ def test_clone_gives_an_untrained_copy():
 
 
 def test_checkpoint_is_refused(tmp_path):
-    for obj in (hst(), Monitor(hst())):
+    for obj in (hst(), RiverMonitor(hst())):
         with pytest.raises(CheckpointError, match="River keeps a model's state only as pickle"):
             obj.save(tmp_path / "m.oddwatch")
     assert not list(tmp_path.iterdir())
 
 
 def test_pickle_needs_the_opt_in_both_ways(tmp_path):
-    mon = Monitor(hst())
+    mon = RiverMonitor(hst())
     mon.update_many(series(100))
     path = tmp_path / "m.pickle"
     with pytest.raises(CheckpointError, match="saving a River model means pickle"):
@@ -280,7 +281,7 @@ def test_pickle_needs_the_opt_in_both_ways(tmp_path):
 
 
 def test_oddwatch_load_never_unpickles(tmp_path):
-    save_pickle(Monitor(hst()), tmp_path / "m.pickle", allow_pickle=True)
+    save_pickle(RiverMonitor(hst()), tmp_path / "m.pickle", allow_pickle=True)
     with pytest.raises(CheckpointError, match="not an oddwatch checkpoint"):
         load(tmp_path / "m.pickle")
 
@@ -300,12 +301,12 @@ def _rewrite(path, meta=None, body=None):
         ({"version": 9}, None, "pickle file version 9 is not readable"),
         ({"format": "x"}, None, "not an oddwatch pickle file"),
         (None, b"\x80\x04N.", "fails its checksum"),
-        ({"kind": "RollingZScore"}, None, "holds a Monitor, not the RollingZScore"),
+        ({"kind": "RollingZScore"}, None, "holds a RiverMonitor, not the RollingZScore"),
     ],
 )
 def test_load_pickle_checks_the_file(tmp_path, meta, body, message):
     path = tmp_path / "m.pickle"
-    save_pickle(Monitor(hst()), path, allow_pickle=True)
+    save_pickle(RiverMonitor(hst()), path, allow_pickle=True)
     _rewrite(path, meta, body)
     with pytest.raises(CheckpointError, match=message):
         load_pickle(path, allow_pickle=True)
@@ -350,11 +351,34 @@ def test_missing_river_names_the_extra(monkeypatch):
         importlib.import_module("oddwatch.river")
 
 
-def test_keyed_monitor_refuses_a_river_detector():
+def test_compiled_monitors_point_to_river_monitor():
     from oddwatch import KeyedMonitor
 
-    with pytest.raises(InvalidParameterError, match="Run one Monitor per series"):
-        KeyedMonitor(hst())
+    with pytest.raises(InvalidParameterError, match=r"Use oddwatch.river.RiverMonitor\(detector\)"):
+        Monitor(hst()).update_many([1.0, 2.0])
+    with pytest.raises(InvalidParameterError, match="one RiverMonitor per series"):
+        KeyedMonitor(hst()).update_many(["a"], [1.0])
+
+
+def test_river_monitor_policies_and_counts():
+    mon = RiverMonitor(hst(), on_invalid="flag")
+    result = mon.update_many(np.r_[series(60), np.nan])
+    assert result.is_anomaly[-1] and result.is_invalid[-1] and result.reason(60) == "missing value"
+    assert mon.n_invalid_flagged_ == 1 and mon.n_skipped_ == 0 and mon.n_seen_ == 61
+    with pytest.raises(InvalidInputError, match="RiverMonitor got nan at index 1"):
+        RiverMonitor(hst()).update_many([1.0, float("nan")])
+    with pytest.raises(InvalidParameterError, match="`detector` of RiverMonitor must be a"):
+        RiverMonitor(RollingZScore())
+    assert repr(RiverMonitor(hst()).clone()).startswith("RiverMonitor(detector=RiverDetector(")
+
+
+def test_river_monitor_one_by_one_equals_chunks():
+    xs = series()
+    one = RiverMonitor(hst())
+    verdicts = [one.update(float(x)) for x in xs]
+    whole = RiverMonitor(hst()).update_many(xs)
+    np.testing.assert_array_equal([v.score for v in verdicts], whole.score)
+    np.testing.assert_array_equal([v.is_anomaly for v in verdicts], whole.is_anomaly)
 
 
 def test_a_bad_value_in_a_chunk_learns_nothing():
@@ -378,5 +402,6 @@ def test_conformance_suite_with_its_waivers():
         "bounded_state",
         "checkpoint_continues",
         "empty_input",
+        "keyed_equals_standalone",
         "score_is_pure",
     }

@@ -73,6 +73,7 @@ class OddwatchAnomalyDetector(base.AnomalyDetector):
         self.feature = feature
         self.default_score = default_score
         self.detector_: Detector | Monitor = Monitor() if detector is None else detector
+        self._given = detector is not None
         self.n_missing_ = 0
 
     @classmethod
@@ -90,6 +91,22 @@ class OddwatchAnomalyDetector(base.AnomalyDetector):
         params = {"detector": fresh, **(new_params or {})}
         clone: OddwatchAnomalyDetector = super().clone(params, include_attributes)
         return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the oddwatch object as a fresh clone plus its state arrays (its compiled
+        entry points do not pickle); River's checks and ``copy`` rely on pickling."""
+        state = dict(self.__dict__)
+        state["detector_"] = (self.detector_.clone(), self.detector_.get_state())
+        state["detector"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        fresh, arrays = state.pop("detector_")
+        fresh.set_state(arrays)
+        shared = "_given" not in state or state["_given"]
+        self.__dict__.update(state)
+        self.detector_ = fresh
+        self.detector = fresh if shared else None
 
     def learn_one(self, x: dict[Any, Any]) -> None:
         """Learn ``x[feature]``; a dict without it is counted in ``n_missing_``."""

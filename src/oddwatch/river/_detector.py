@@ -1,8 +1,10 @@
-"""``RiverDetector``: any River anomaly detector as an oddwatch detector (Monitor, thresholds).
+"""``RiverDetector``: any River anomaly detector as an oddwatch detector.
 
 Kept small and apart from the built-in detectors: it implements the detector contract by hand
-(River has no array state and no compiled step), so it runs in a :class:`~oddwatch.Monitor`
-but not in the keyed engine, and it cannot be saved as an oddwatch checkpoint.
+(River has no array state and no compiled step). oddwatch's Monitor and KeyedMonitor run
+compiled kernels only, so a RiverDetector runs behind :class:`~oddwatch.river.RiverMonitor`
+(the Monitor's thresholds and alarm stage over its scores); it cannot be saved as an oddwatch
+checkpoint.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ import numpy as np
 from oddwatch._typing import FloatArray, State
 from oddwatch.detectors import Detector
 from oddwatch.errors import CheckpointError, InvalidInputError, InvalidParameterError
-from oddwatch.persist import register
 from oddwatch.river._import import anomaly, base, preprocessing
-from oddwatch.thresholds import QuantileThreshold, Threshold
 
 __all__ = ["RiverDetector"]
 
@@ -46,20 +46,21 @@ def _river_class(module: Any, name: str, base: type, what: str) -> type:
     return cls
 
 
-@register
 class RiverDetector(Detector):
     """Score a stream with a River anomaly detector, score first, then learn.
 
     Each value ``v`` is given to the model as ``{"x": v}``: ``update`` returns
     ``model.score_one`` computed before ``model.learn_one``, so scores are causal, and
     ``update_many`` is the same loop (chunked == one by one). Scores are River's (higher is
-    more anomalous, no fixed scale), so the Monitor's default threshold is
+    more anomalous, no fixed scale: ``score_scale = "rank"``), so the default threshold is
     :class:`~oddwatch.thresholds.QuantileThreshold` (the stream's own 0.999 quantile). The
     first ``warmup`` scores are ``nan`` (River models give placeholders there, e.g.
     HalfSpaceTrees scores 0 until its first window is full). Cost: River's per-point Python
     speed, thousands of points per second rather than oddwatch's millions.
 
-    ``save`` (and saving a Monitor holding one) raises
+    Run it with thresholds and an alarm stage through :class:`~oddwatch.river.RiverMonitor`;
+    ``Monitor(RiverDetector(...))`` and ``KeyedMonitor`` say so at their first point.
+    ``save`` (and saving a RiverMonitor) raises
     :class:`~oddwatch.errors.CheckpointError`: River state is pickle-only. Use
     :func:`oddwatch.river.save_pickle` with ``allow_pickle=True`` to opt in knowingly.
 
@@ -89,7 +90,12 @@ class RiverDetector(Detector):
         "get_state refuses; tests/integrations/test_river.py checks score purity (score twice "
         "== update) and the refusal instead"
         for name in ("bounded_state", "checkpoint_continues", "empty_input", "score_is_pure")
+    } | {
+        "keyed_equals_standalone": "KeyedMonitor runs compiled detectors only; a River model "
+        "watches one series, behind one RiverMonitor per series"
     }
+
+    score_scale = "rank"
 
     def __init__(self, model: Any = None, warmup: int = 0) -> None:
         if model is not None and not (hasattr(model, "learn_one") and hasattr(model, "score_one")):
@@ -159,9 +165,19 @@ class RiverDetector(Detector):
     def warm_(self) -> bool:
         return self._n_seen >= self.warmup
 
-    def default_threshold(self) -> Threshold:
-        """``QuantileThreshold()``: River scores have no fixed scale."""
-        return QuantileThreshold()
+    @property
+    def _state(self) -> Any:
+        """Compiled loops read a detector's array state here: a River model has none."""
+        raise InvalidParameterError(
+            "RiverDetector runs a River model in Python, and Monitor and KeyedMonitor run "
+            "compiled detectors only. Use oddwatch.river.RiverMonitor(detector) for one series "
+            "with thresholds and an alarm stage (one RiverMonitor per series)."
+        )
+
+    def explain_many(self, xs: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:meth:`update_many`, with ``nan`` expected values and scales (no forecast)."""
+        scores = self.update_many(xs)
+        return scores, np.full(scores.shape[0], np.nan), np.full(scores.shape[0], np.nan)
 
     def clone(self) -> RiverDetector:
         """A fresh, untrained copy (the River model is cloned with River's ``clone``)."""
@@ -175,7 +191,7 @@ class RiverDetector(Detector):
                 return value
         raise InvalidInputError(
             f"RiverDetector got {x!r}; values must be finite numbers. "
-            "Use Monitor(on_invalid='skip' or 'flag') to tolerate them."
+            "Use RiverMonitor(detector, on_invalid='skip' or 'flag') to tolerate them."
         )
 
     def update(self, x: float) -> float:

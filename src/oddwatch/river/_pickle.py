@@ -40,7 +40,7 @@ def _refuse(action: str) -> CheckpointError:
 def save_pickle(
     component: Component, path: str | os.PathLike[str], *, allow_pickle: bool = False
 ) -> None:
-    """Write ``component`` (e.g. a Monitor around a RiverDetector) to ``path`` as pickle.
+    """Write ``component`` (e.g. a RiverMonitor) to ``path`` as pickle.
 
     Refused (:class:`~oddwatch.errors.CheckpointError`) unless ``allow_pickle`` is True.
     Written atomically (temporary file, fsync, rename).
@@ -48,9 +48,8 @@ def save_pickle(
     Examples
     --------
     >>> import os, tempfile
-    >>> from oddwatch import Monitor
-    >>> from oddwatch.river import RiverDetector
-    >>> mon = Monitor(RiverDetector())
+    >>> from oddwatch.river import RiverMonitor
+    >>> mon = RiverMonitor()
     >>> _ = mon.update_many([0.5, 0.6, 0.4])
     >>> path = os.path.join(tempfile.mkdtemp(), "river.pickle")
     >>> save_pickle(mon, path)
