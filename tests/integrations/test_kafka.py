@@ -284,3 +284,16 @@ def test_broker_times_are_output_text_not_checked_order():
     source = KafkaSource("x:1", "t", "g", idle_timeout=0, consumer=FakeConsumer(broker))
     (chunk,) = list(source)
     assert chunk.time is None and chunk.time_text == ["2026-01-01T00:00:00Z"] * 3
+
+
+def test_commit_through_the_first_chunks_only():
+    broker = FakeBroker([str(v).encode() for v in range(7)], [])
+    source = KafkaSource(
+        "x:1", "t", "g", chunk_size=3, idle_timeout=0, consumer=FakeConsumer(broker)
+    )
+    assert len(list(source)) == 3
+    assert source.commit(chunks=1) and broker.committed == 3
+    assert source.commit(chunks=1) and broker.committed == 3  # already done: no call
+    assert source.commit(chunks=2) and broker.committed == 6
+    assert source.commit() and broker.committed == 7
+    assert source.commit(chunks=2) and broker.committed == 7  # never goes back

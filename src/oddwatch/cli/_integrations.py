@@ -28,6 +28,8 @@ from oddwatch.errors import InvalidParameterError
 
 __all__ = [
     "FEED_OPTIONS",
+    "CommitAfterOutput",
+    "monitor_for",
     "add_feed_arguments",
     "is_feed",
     "is_river",
@@ -178,3 +180,48 @@ def river_detector(name: str, params: Mapping[str, Any]) -> Any:
     rest = dict(params)
     scaler = rest.pop("scaler", "MinMaxScaler")
     return RiverDetector.from_name(name.split(":", 1)[1], rest, scaler=scaler)
+
+
+def monitor_for(detector: Any, threshold: Any) -> Any:
+    """``RiverMonitor(detector, threshold)`` for a River detector, else None (use a Monitor)."""
+    if type(detector).__name__ != "RiverDetector":
+        return None
+    from oddwatch.river import RiverMonitor
+
+    return RiverMonitor(detector, threshold)
+
+
+class CommitAfterOutput:
+    """A last sink that commits a source's offsets once the output before it is durable.
+
+    ``oddwatch.pipeline.run`` writes each chunk to its sinks in order, then goes on to the
+    next chunk only if the chunk had no error. So when chunk ``k + 1`` reaches this sink,
+    chunk ``k`` was written whole: the sinks are synced, then offsets through chunk ``k`` are
+    committed. :meth:`finish` commits the rest after a run that ended normally; a run stopped
+    by an error commits nothing more, and its last chunk is read again (at least once).
+    """
+
+    def __init__(self, source: Any, outputs: list[Any]) -> None:
+        self.source = source
+        self.outputs = outputs
+        self.n_chunks = 0
+
+    def _sync(self) -> None:
+        for sink in self.outputs:
+            sync = getattr(sink, "sync", None)
+            if callable(sync):
+                sync()
+
+    def write(self, batch: Any) -> None:
+        self.n_chunks += 1
+        if self.n_chunks > 1:
+            self._sync()
+            self.source.commit(chunks=self.n_chunks - 1)
+
+    def finish(self) -> None:
+        """After a normal end: make the output durable and commit everything read."""
+        self._sync()
+        self.source.commit()
+
+    def close(self) -> None:
+        """Commits nothing: only :meth:`finish` does, after a normal end."""

@@ -144,6 +144,8 @@ class KafkaSource:
         self._kafka = _import_kafka()
         self._batch = PayloadBatch(value_field, time_field, keyed=keyed)
         self._pending: dict[tuple[str, int], int] = {}  # next offset per partition, yielded
+        self._marks: list[dict[tuple[str, int], int]] = []  # _pending after each chunk
+        self.n_chunks = 0
         self._committed: dict[tuple[str, int], int] = {}
         if consumer is None:
             try:
@@ -156,7 +158,8 @@ class KafkaSource:
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
-            self._pending.pop((tp.topic, tp.partition), None)
+            for offsets in (self._pending, *self._marks):
+                offsets.pop((tp.topic, tp.partition), None)
 
     @property
     def position(self) -> dict[str, int]:
@@ -190,6 +193,8 @@ class KafkaSource:
             records = self._batch.records(first_line=self.n_read + 1)
             self.n_read += len(records)
             self._pending.update(offsets)
+            self._marks.append(dict(self._pending))
+            self.n_chunks += 1
             yield records
 
     def _take(self, messages: list[Any]) -> dict[tuple[str, int], int]:
@@ -216,10 +221,19 @@ class KafkaSource:
             offsets[(message.topic(), message.partition())] = message.offset() + 1
         return offsets
 
-    def commit(self) -> bool:
-        """Commit the offsets of every chunk yielded so far; call it after their output is
-        written. Returns False (and keeps them for the next call) when the broker refuses."""
-        todo = {k: o for k, o in self._pending.items() if self._committed.get(k) != o}
+    def commit(self, chunks: int | None = None) -> bool:
+        """Commit the offsets of every chunk yielded so far (or of the first ``chunks`` of
+        them); call it after their output is written. Returns False (and keeps them for the
+        next call) when the broker refuses."""
+        done = self.n_chunks - len(self._marks)  # chunks whose mark was already dropped
+        upto = self.n_chunks if chunks is None else min(chunks, self.n_chunks)
+        if upto <= done:
+            return True
+        target = self._marks[upto - done - 1]
+        todo = {k: o for k, o in target.items() if self._committed.get(k) != o}
+        if not todo:
+            del self._marks[: upto - done]
+            return True
         if not todo:
             return True
         partitions = [self._kafka.TopicPartition(t, p, o) for (t, p), o in todo.items()]
@@ -229,6 +243,7 @@ class KafkaSource:
             self.n_commit_failures += 1
             return False
         self._committed.update(todo)
+        del self._marks[: upto - done]
         return True
 
     def close(self) -> None:
