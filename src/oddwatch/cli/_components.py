@@ -2,8 +2,9 @@
 
 Names are the registered class names (``persist.registered_kinds()``), matched without regard
 to case, with or without their ``Detector``/``Threshold`` suffix (``seasonal`` is
-``SeasonalDetector``). A value is read as a TOML literal (``12``, ``0.5``, ``true``,
-``"text"``), ``none``/``null`` as None, anything else as text.
+``SeasonalDetector``); ``river:NAME`` is a River anomaly detector (``oddwatch[river]``). A
+value is read as a TOML literal (``12``, ``0.5``, ``true``, ``"text"``), ``none``/``null`` as
+None, anything else as text.
 
 Examples
 --------
@@ -22,6 +23,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from oddwatch.cli._integrations import is_river, river_detector
 from oddwatch.detectors import Detector
 from oddwatch.errors import InvalidParameterError
 from oddwatch.persist import registered_kinds
@@ -97,6 +99,8 @@ def build(family: str, name: str | None, params: Mapping[str, Any]) -> Any:
                 f"add --{family} NAME (one of: {', '.join(names(family))})."
             )
         return None
+    if family == "detector" and is_river(name):
+        return river_detector(name, params)
     cls = _lookup(family, name)
     accepted = list(inspect.signature(cls).parameters)
     unknown = sorted(set(params) - set(accepted))

@@ -1,11 +1,13 @@
-"""``oddwatch detect``: flag anomalies in a CSV or JSON Lines stream (file, stdin, or followed).
+"""``oddwatch detect``: flag anomalies in a CSV or JSON Lines stream (file, stdin, or followed),
+or in a feed (``mqtt://``, ``prometheus://``, ``kafka://``; see :mod:`oddwatch.cli._integrations`).
 
 Each record goes through the validation policy (``--on-invalid``), its value through the
 detector of its series, and out as one output record (``seq, key, timestamp, value, score,
 is_anomaly, threshold, reason``) in JSON Lines or CSV; a summary goes to stderr at the end.
 ``--checkpoint`` makes the run resumable after a crash: re-running the same command
 continues from the last checkpoint and, with ``--out FILE``, leaves the same file an
-uninterrupted run would have written.
+uninterrupted run would have written. A ``kafka://`` input commits its offsets only once the
+output of the records read is synced (at least once).
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from oddwatch.cli._integrations import (
+    FEED_OPTIONS,
+    CommitAfterOutput,
+    add_feed_arguments,
+    is_feed,
+    open_feed,
+)
 from oddwatch.cli._settings import (
     INPUT_OPTIONS,
     Settings,
@@ -57,6 +66,11 @@ examples:
   oddwatch detect metrics.jsonl --key-col host --dashboard    # live page on 127.0.0.1:8050
   oddwatch detect stream.csv --out flags.jsonl --report run.html --plot run.png
   oddwatch detect app.csv --follow --out flags.jsonl --metrics-port 9464  # for Prometheus
+  oddwatch detect 'mqtt://127.0.0.1:1883/plant/+/temp' --only-anomalies   # topics as keys
+  oddwatch detect prometheus://127.0.0.1:9090 --query 'rate(http_requests_total[5m])' \\
+      --step 15s --since 1h --only-anomalies
+  oddwatch detect kafka://127.0.0.1:9092/metrics --group oddwatch --message-key --out flags.jsonl
+  oddwatch detect stream.csv --detector river:HalfSpaceTrees --param seed=1   # oddwatch[river]
 
 exit codes: 0 done, 2 usage/configuration/checkpoint error, 3 bad record under
 --on-invalid raise (the message names the line), 130 interrupted (Ctrl-C or SIGTERM: the
@@ -65,6 +79,7 @@ current batch is finished, the checkpoint written and the summary printed).
 
 OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
     **INPUT_OPTIONS,
+    **FEED_OPTIONS,
     "out": ((str,), None),
     "out_format": ((str,), None),
     "only_anomalies": ((bool,), False),
@@ -96,9 +111,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         default="-",
         metavar="FILE",
-        help="CSV or JSON Lines file, or - for stdin (default)",
+        help="CSV or JSON Lines file, - for stdin (default), or a feed: "
+        "mqtt://HOST[:PORT]/TOPIC, prometheus://HOST:PORT, kafka://BOOTSTRAP/TOPIC",
     )
     add_input_arguments(parser)
+    add_feed_arguments(parser)
     add = parser.add_argument
     add("--out", metavar="FILE", help="write output records here (default stdout)")
     add(
@@ -129,7 +146,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--idle-timeout",
         type=float,
         metavar="SECONDS",
-        help="with --follow: stop after this long without new data (default never)",
+        help="with --follow or a feed: stop after this long without new data (default never)",
     )
     add("--model", metavar="FILE", help="start from a model saved by `oddwatch fit`")
     add(
@@ -230,6 +247,11 @@ def _same_file(a: str | None, b: str | None) -> bool:
 
 
 def _check(s: Settings) -> None:
+    if is_feed(s.input) and (s.checkpoint or s.follow):
+        raise InvalidParameterError(
+            "--checkpoint and --follow work on files; a kafka:// input resumes from its "
+            "committed offsets, a prometheus:// one from --since. Drop those flags."
+        )
     if s.checkpoint and s.input == "-":
         raise InvalidParameterError(
             "--checkpoint needs an input file: stdin cannot be read again on resume."
@@ -336,9 +358,11 @@ def run(args: argparse.Namespace) -> int:
     session = None
     try:
         with contextlib.ExitStack() as stack:
-            source = make_source(s, chunk_lines, **follow)
+            feed = is_feed(s.input)
+            source = open_feed(s.input, s.values) if feed else make_source(s, chunk_lines, **follow)
             stack.callback(source.close)
             output: Any = stack.enter_context(_output(s))
+            file_out = output
             views = _views(s, stack)
             session = views.pop("dashboard", None)
             filtered = None
@@ -357,6 +381,10 @@ def run(args: argparse.Namespace) -> int:
                 sinks.append(webhook)
             sinks.extend(views.values())
             sinks.append(summary)
+            committer = None
+            if callable(getattr(source, "commit", None)):  # kafka: offsets after the output
+                committer = CommitAfterOutput(source, [file_out])
+                sinks.append(committer)
             try:
                 stats = run_pipeline(
                     source,
@@ -365,9 +393,11 @@ def run(args: argparse.Namespace) -> int:
                     validator=validator,
                     checkpoint=checkpoint,
                     only_anomalies=s.only_anomalies and filtered is None,
-                    flush=s.follow,
+                    flush=s.follow or feed,
                     handle_signals=True,
                 )
+                if committer is not None:
+                    committer.finish()
             except InvalidInputError:  # a bad record under --on-invalid raise: report, exit 3
                 stack.close()
                 _summary(summary.stats, webhook, s, time.perf_counter() - started)
