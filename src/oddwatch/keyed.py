@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -175,7 +176,9 @@ class KeyedMonitor(Component):
     1024`` floats of season buffer), about 70 bytes of hash index and recency, and 4 bytes
     per character of the longest key: ~2.5 GB for 100,000 keys (``nbytes_``, below). For
     many keys with short seasons, ``DualSurpriseDetector(max_season_length=64)`` takes about
-    2 kB per key. Keys given as a numpy str array skip a conversion;
+    2 kB per key. A ``max_keys`` whose state would not fit in this machine's memory is
+    refused with an :class:`~oddwatch.errors.InvalidParameterError` naming the size. Keys
+    given as a numpy str array skip a conversion;
     ``benchmarks/bench_keyed.py`` measures throughput.
 
     Parameters
@@ -272,10 +275,39 @@ class KeyedMonitor(Component):
         self._allocate(1)
 
     def _allocate(self, width: int) -> None:
+        """Arrays for ``max_keys`` keys, or a clear refusal when they cannot fit in memory."""
+        rows = int(self.max_keys)
+        needed = self._needed_bytes(rows, width)
+        memory = _physical_memory()
+        if memory and needed > memory:
+            raise InvalidParameterError(
+                self._too_big(rows, needed) + f", more than this machine's memory "
+                f"({_size(memory)}). Lower max_keys, or use a smaller detector "
+                "(DualSurpriseDetector(max_season_length=64) takes about 2 kB per key)."
+            )
+        try:
+            self._allocate_arrays(rows, width)
+        except MemoryError:
+            raise InvalidParameterError(
+                self._too_big(rows, needed) + ", which could not be allocated. Lower max_keys."
+            ) from None
+
+    def _needed_bytes(self, rows: int, width: int) -> int:
+        """Bytes :meth:`_allocate` asks for: state rows, key table, hash index, recency."""
+        buckets = 1 << max(3, (2 * rows - 1).bit_length())
+        return rows * (self._row_bytes + 4 * width + 16 + 8) + 16 * buckets
+
+    def _too_big(self, rows: int, needed: int) -> str:
+        return (
+            f"`max_keys` of KeyedMonitor is {rows:,}: state for that many keys takes "
+            f"{_size(needed)} ({self._row_bytes:,} bytes of detector, threshold and alarm "
+            "state per key)"
+        )
+
+    def _allocate_arrays(self, rows: int, width: int) -> None:
         # Rows are written when a key takes the slot, and rows past n_keys_ are never read:
         # np.empty leaves them unset, and numpy backs large ones with huge pages, which the
         # first batch touches ~10x faster than the zero-filled small pages of np.zeros.
-        rows = int(self.max_keys)
         self._rows = {
             name: _stack(template._state, rows) for name, template in self._templates.items()
         }
@@ -577,6 +609,22 @@ class KeyedMonitor(Component):
             "detector": DualSurpriseDetector(**DualSurpriseDetector._test_params()),
             "max_keys": 4,
         }
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM on this machine (0 when the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _size(n: int) -> str:
+    """``n`` bytes in words: 2.5 TB, 240 MB."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:,} bytes"
 
 
 def _stack(state: Any, rows: int) -> Any:
