@@ -87,6 +87,11 @@ class Verdict(tuple):  # type: ignore[type-arg]
     is_anomaly = property(itemgetter(3), doc="Whether it raised an alarm.")
 
     @property
+    def warming_up(self) -> bool:
+        """Whether the point is valid but unscored because the detector is still warming up."""
+        return math.isnan(self[1]) and not self[6]
+
+    @property
     def reason(self) -> str:
         """A short human reason ("" when the point is not flagged)."""
         if not self[3]:

@@ -146,3 +146,9 @@ def test_warm_up_points_are_marked():
     )
     assert result.warming_up.tolist() == [True, False, True, True, False]
     assert not result.is_anomaly[result.warming_up].any()
+
+
+def test_warm_up_is_marked_point_by_point():
+    monitor = Monitor(RollingZScore(window_size=3), on_invalid="skip")
+    marks = [monitor.update(x).warming_up for x in [1.0, float("nan"), 2.0, 3.0, 2.0]]
+    assert marks == [True, False, True, True, False]
