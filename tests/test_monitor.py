@@ -23,7 +23,8 @@ def _stream(n=400, seed=0):
 def test_raise_policy_names_the_value_and_index():
     xs = list(_stream(10))
     xs[4] = "oops"
-    with pytest.raises(InvalidInputError, match=r"Monitor got 'oops' at index 4; .*on_invalid"):
+    message = r"Monitor.update_many got 'oops' at index 4 of this call .*on_invalid"
+    with pytest.raises(InvalidInputError, match=message):
         Monitor().update_many(xs)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from oddwatch import KeyedMonitor, Monitor, RollingZScore
@@ -159,6 +159,7 @@ def test_monitor_takes_anything_with_documented_errors(xs, policy):
     st.integers(1, 4),
     st.sampled_from(["raise", "skip", "flag"]),
 )
+@example(pairs=[("", 1.0), ("\x00", 2.0)], max_keys=4, policy="skip")  # numpy drops the NUL
 def test_keyed_monitor_counts_add_up(pairs, max_keys, policy):
     monitor = KeyedMonitor(RollingZScore(window_size=3), max_keys=max_keys, on_invalid=policy)
     keys = [k for k, _ in pairs]

@@ -183,6 +183,21 @@ class Component:
         """Write parameters and state to ``path`` (see :func:`oddwatch.persist.save`)."""
         persist.save(self, path)
 
+    @classmethod
+    def load(cls: type[_C], path: str | os.PathLike[str]) -> _C:
+        """The object of this class saved at ``path``, continuing where it stopped.
+
+        Raises :class:`~oddwatch.errors.CheckpointError` when the file holds another kind
+        of object (use :func:`oddwatch.load` to take whatever it holds).
+        """
+        loaded = persist.load(path)
+        if not isinstance(loaded, cls):
+            raise CheckpointError(
+                f"{path} holds a {type(loaded).__name__}, not a {cls.__name__}. Load it with "
+                f"{type(loaded).__name__}.load(path), or oddwatch.load(path) for any kind."
+            )
+        return loaded
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,10 +57,12 @@ from oddwatch.thresholds import Threshold
 
 __all__ = ["KeyedMonitor", "KeyedResult"]
 
-_SWEEP_BYTES = 16 << 20
-_UCS4 = (
-    "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
-)  # numpy's str dtype  # state size above which a batch is visited in slot order
+_SWEEP_BYTES = 16 << 20  # state size above which a batch is visited in slot order
+_UCS4 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"  # numpy's str dtype
+# numpy's str dtype drops trailing NULs ('' and '\x00' are one value), so a key ending in
+# NUL or in this noncharacter is stored with one more of it appended (see _encode_key)
+_MARK = "\U0010ffff"
+_ENDS = ("\x00", _MARK)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,42 @@ class KeyedResult(MonitorResult):
     (['a', 'b'], [nan, nan])
     """
 
-    key: NDArray[np.str_]
+    key: NDArray[Any]
+
+
+def _encode_key(key: Any) -> str:
+    """The stored form of one key: text as is, bytes decoded, one-to-one.
+
+    Bytes are decoded as UTF-8 with invalid bytes kept as lone surrogates
+    (``surrogateescape``, as ``os.fsdecode``), so ``b"h\\xff"`` and ``b"h\\xfe"`` stay two
+    keys. A key ending in NUL or in U+10FFFF gets one U+10FFFF appended, so it survives
+    numpy's str dtype (which drops trailing NULs) and no two keys share a stored form.
+
+    >>> [_decode_key(_encode_key(k)) for k in ["", "\\x00", "a"]]
+    ['', '\\x00', 'a']
+    >>> _encode_key(b"h\\xff") != _encode_key(b"h\\xfe")
+    True
+    """
+    if isinstance(key, bytes):
+        text = key.decode("utf-8", errors="surrogateescape")
+    elif isinstance(key, str):
+        text = key
+    else:
+        text = str(key)
+    return text + _MARK if text.endswith(_ENDS) else text
+
+
+def _decode_key(stored: str) -> str:
+    """The key of a stored form (:func:`_encode_key` undone)."""
+    return stored[:-1] if stored.endswith(_MARK) else stored
+
+
+def _decode_keys(stored: NDArray[np.str_]) -> NDArray[Any]:
+    """Stored keys as the caller gave them: the same array, or str objects when one ends in NUL."""
+    codes = stored.view(np.uint32)
+    if not (codes == ord(_MARK)).any():
+        return stored
+    return np.array([_decode_key(k) for k in stored.tolist()], dtype=object)
 
 
 def _as_values(values: Any) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
@@ -84,22 +122,37 @@ def _as_values(values: Any) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
 
 
 def _as_keys(keys: Any, n: int) -> NDArray[np.str_]:
+    """Keys in their stored form (:func:`_encode_key`) as a contiguous numpy str array.
+
+    A numpy str array is used as it is (the common, fast case); any other sequence is
+    converted key by key, before numpy's str dtype could drop a trailing NUL.
+    """
     if isinstance(keys, (str, bytes)):
         raise InvalidInputError(
             f"KeyedMonitor.update_many expects a sequence of keys; got one {type(keys).__name__}"
             f" {keys!r:.40}. Use update(key, value) for a single point."
         )
+    given = keys if not isinstance(keys, np.ndarray) else None
     try:
-        arr = np.asarray(keys)
-    except ValueError as exc:
-        raise InvalidInputError(f"KeyedMonitor.update_many cannot read the keys: {exc}") from None
+        arr = keys if given is None else np.asarray(given)
+    except (ValueError, UnicodeError):
+        arr = np.asarray(keys, dtype=object)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise InvalidInputError(
             f"KeyedMonitor.update_many expects one key per value: {n} values but keys of shape "
             f"{arr.shape}. Pass two 1-D sequences of equal length."
         )
-    if arr.dtype.kind != "U" or arr.dtype.itemsize == 0:
-        arr = arr.astype(str) if arr.size else np.zeros(0, dtype="U1")
+    if arr.dtype.kind in "OS" or (arr.dtype.kind == "U" and given is not None):
+        items = arr.tolist() if given is None or arr.dtype.kind == "S" else list(given)
+        arr = np.array([_encode_key(k) for k in items], dtype=str)
+    elif arr.dtype.kind == "U":
+        arr = np.ascontiguousarray(arr)
+        if (arr.view(np.uint32) == ord(_MARK)).any():
+            arr = np.array([_encode_key(k) for k in arr.tolist()], dtype=str)
+    else:
+        arr = arr.astype(str)
+    if arr.dtype.itemsize == 0 or not arr.size:
+        arr = np.zeros(0, dtype="U1") if not arr.size else arr.astype("U1")
     return np.ascontiguousarray(arr)
 
 
@@ -123,7 +176,9 @@ class KeyedMonitor(Component):
     1024`` floats of season buffer), about 70 bytes of hash index and recency, and 4 bytes
     per character of the longest key: ~2.5 GB for 100,000 keys (``nbytes_``, below). For
     many keys with short seasons, ``DualSurpriseDetector(max_season_length=64)`` takes about
-    2 kB per key. Keys given as a numpy str array skip a conversion;
+    2 kB per key. A ``max_keys`` whose state would not fit in this machine's memory is
+    refused with an :class:`~oddwatch.errors.InvalidParameterError` naming the size. Keys
+    given as a numpy str array skip a conversion;
     ``benchmarks/bench_keyed.py`` measures throughput.
 
     Parameters
@@ -220,10 +275,39 @@ class KeyedMonitor(Component):
         self._allocate(1)
 
     def _allocate(self, width: int) -> None:
+        """Arrays for ``max_keys`` keys, or a clear refusal when they cannot fit in memory."""
+        rows = int(self.max_keys)
+        needed = self._needed_bytes(rows, width)
+        memory = _physical_memory()
+        if memory and needed > memory:
+            raise InvalidParameterError(
+                self._too_big(rows, needed) + f", more than this machine's memory "
+                f"({_size(memory)}). Lower max_keys, or use a smaller detector "
+                "(DualSurpriseDetector(max_season_length=64) takes about 2 kB per key)."
+            )
+        try:
+            self._allocate_arrays(rows, width)
+        except MemoryError:
+            raise InvalidParameterError(
+                self._too_big(rows, needed) + ", which could not be allocated. Lower max_keys."
+            ) from None
+
+    def _needed_bytes(self, rows: int, width: int) -> int:
+        """Bytes :meth:`_allocate` asks for: state rows, key table, hash index, recency."""
+        buckets = 1 << max(3, (2 * rows - 1).bit_length())
+        return rows * (self._row_bytes + 4 * width + 16 + 8) + 16 * buckets
+
+    def _too_big(self, rows: int, needed: int) -> str:
+        return (
+            f"`max_keys` of KeyedMonitor is {rows:,}: state for that many keys takes "
+            f"{_size(needed)} ({self._row_bytes:,} bytes of detector, threshold and alarm "
+            "state per key)"
+        )
+
+    def _allocate_arrays(self, rows: int, width: int) -> None:
         # Rows are written when a key takes the slot, and rows past n_keys_ are never read:
         # np.empty leaves them unset, and numpy backs large ones with huge pages, which the
         # first batch touches ~10x faster than the zero-filled small pages of np.zeros.
-        rows = int(self.max_keys)
         self._rows = {
             name: _stack(template._state, rows) for name, template in self._templates.items()
         }
@@ -274,7 +358,7 @@ class KeyedMonitor(Component):
         """The keys tracked, least recently seen first."""
         n = self.n_keys_
         order = np.argsort(self._last_seen[:n], kind="stable")
-        return list(self._key_strings()[order].tolist())
+        return [_decode_key(k) for k in self._key_strings()[order].tolist()]
 
     @property
     def nbytes_(self) -> int:
@@ -296,8 +380,8 @@ class KeyedMonitor(Component):
         if type(key) is not str or type(value) is not float or not math.isfinite(value):
             return self.update_many([key], [value]).verdict(0)
         codes = np.frombuffer(key.encode(_UCS4), dtype=np.uint32)
-        if not 0 < codes.shape[0] <= self._table.shape[1] or codes[-1] == 0:
-            return self.update_many([key], [value]).verdict(0)  # new width, or NUL padding
+        if not 0 < codes.shape[0] <= self._table.shape[1] or codes[-1] in (0, ord(_MARK)):
+            return self.update_many([key], [value]).verdict(0)  # new width, or a key to encode
         if self._point is None:
             self._point = self._compile_point(value)
         assign_one(
@@ -344,8 +428,9 @@ class KeyedMonitor(Component):
         if n_invalid and self.on_invalid == "raise":
             i = int(np.argmax(invalid))
             raw = values[i] if isinstance(values, (list, tuple, np.ndarray)) else xs[i]
+            key = _decode_key(str(names[i]))
             raise InvalidInputError(
-                f"KeyedMonitor got {raw!r} for key {str(names[i])!r} at index {i}; values must "
+                f"KeyedMonitor got {raw!r} for key {key!r} at index {i}; values must "
                 "be finite numbers. Use KeyedMonitor(on_invalid='skip' or 'flag') to tolerate "
                 "them."
             )
@@ -379,7 +464,8 @@ class KeyedMonitor(Component):
         else:
             self._counters[N_SKIPPED] += n_invalid
         self._counters[N_SEEN] += xs.shape[0]
-        return KeyedResult(xs, score, threshold, is_anomaly, invalid, expected, scale, names)
+        shown = _decode_keys(names)
+        return KeyedResult(xs, score, threshold, is_anomaly, invalid, expected, scale, shown)
 
     def _slots(
         self, keys: NDArray[np.str_]
@@ -471,6 +557,15 @@ class KeyedMonitor(Component):
         }
         return pd.DataFrame(columns, index=frame.index)
 
+    def __repr__(self) -> str:
+        """The templates in force (defaults resolved), not the ``None`` placeholders."""
+        t = self._templates
+        return (
+            f"KeyedMonitor(detector={t['detector']!r}, threshold={t['threshold']!r}, "
+            f"max_keys={self.max_keys!r}, on_invalid={self.on_invalid!r}, "
+            f"alarm={t['alarm']!r})"
+        )
+
     def get_state(self) -> State:
         n = self.n_keys_
         state = {name: array[:n].copy() for name, array in self._arrays().items()}
@@ -514,6 +609,22 @@ class KeyedMonitor(Component):
             "detector": DualSurpriseDetector(**DualSurpriseDetector._test_params()),
             "max_keys": 4,
         }
+
+
+def _physical_memory() -> int:
+    """Bytes of RAM on this machine (0 when the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _size(n: int) -> str:
+    """``n`` bytes in words: 2.5 TB, 240 MB."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:,} bytes"
 
 
 def _stack(state: Any, rows: int) -> Any:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from operator import itemgetter
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from oddwatch.thresholds import FixedThreshold, QuantileThreshold, Threshold
 __all__ = ["Monitor", "MonitorResult", "Verdict", "default_alarm", "default_threshold"]
 
 ON_INVALID = ("raise", "skip", "flag")
+_BLOCK = 1 << 16  # points scored at a time when some are invalid (bounds the temporaries)
 
 
 def explain(
@@ -86,6 +87,11 @@ class Verdict(tuple):  # type: ignore[type-arg]
     is_anomaly = property(itemgetter(3), doc="Whether it raised an alarm.")
 
     @property
+    def warming_up(self) -> bool:
+        """Whether the point is valid but unscored because the detector is still warming up."""
+        return math.isnan(self[1]) and not self[6]
+
+    @property
     def reason(self) -> str:
         """A short human reason ("" when the point is not flagged)."""
         if not self[3]:
@@ -121,6 +127,8 @@ class MonitorResult:
 
     ``is_invalid`` marks points that were not numbers (``nan`` score, never learned);
     ``expected`` and ``scale`` are the forecast and residual scale when the detector has them.
+    ``index`` is the index of the pandas Series or DataFrame given to ``update_many`` (None
+    for other inputs), so results can be lined up with it.
     """
 
     value: FloatArray
@@ -130,6 +138,7 @@ class MonitorResult:
     is_invalid: BoolArray
     expected: FloatArray
     scale: FloatArray
+    index: Any = field(default=None, kw_only=True)
 
     def __len__(self) -> int:
         return int(self.score.shape[0])
@@ -137,6 +146,17 @@ class MonitorResult:
     @property
     def n_anomalies(self) -> int:
         return int(self.is_anomaly.sum())
+
+    @property
+    def warming_up(self) -> BoolArray:
+        """Valid points left unscored (``nan`` score, never flagged) while the detector warms up.
+
+        >>> result = Monitor().update_many([1.0, 2.0, 1.5])
+        >>> result.warming_up.tolist(), result.is_anomaly.tolist()
+        ([True, True, True], [False, False, False])
+        """
+        warming: BoolArray = np.isnan(self.score) & ~self.is_invalid
+        return warming
 
     def reason(self, i: int) -> str:
         """A short human reason for point ``i`` ("" when it is not flagged)."""
@@ -156,32 +176,68 @@ class MonitorResult:
         )
 
 
-def _coerce(xs: Any) -> tuple[FloatArray, BoolArray]:
-    """Values as float64 (``nan`` where unusable) and the mask of unusable entries."""
+def _coerce(xs: Any, owner: str = "Monitor.update_many") -> tuple[FloatArray, BoolArray]:
+    """Values as float64 (``nan`` or ``inf`` where unusable) and the mask of unusable entries.
+
+    One rule for every input shape: a real number (int, float, numeric text) is a value; a
+    bool, ``None`` or other text is not (invalid, as ``nan``); an int too large for a float
+    is not finite (invalid, as ``inf``); complex numbers are refused, since dropping their
+    imaginary part would silently alter the stream.
+    """
     if isinstance(xs, (str, bytes)):
         raise InvalidInputError(
-            f"Monitor.update_many expects a 1-D sequence of numbers; got {type(xs).__name__}."
+            f"{owner} expects a 1-D sequence of numbers; got {type(xs).__name__}."
         )
-    try:
-        values = np.asarray(xs, dtype=np.float64)
-    except (TypeError, ValueError):
-        items = np.asarray(xs, dtype=object)
-        if items.ndim != 1:
-            raise InvalidInputError(
-                f"Monitor.update_many expects a 1-D sequence; got shape {items.shape}."
-            ) from None
-        values = np.array([_to_float(v) for v in items], dtype=np.float64)
-    if values.ndim != 1:
+    arr = xs if isinstance(xs, np.ndarray) else _as_array(xs)
+    if arr.ndim != 1:
         raise InvalidInputError(
-            f"Monitor.update_many expects a 1-D sequence of numbers; got an array of shape "
-            f"{values.shape}. Use one Monitor per series (or KeyedMonitor)."
+            f"{owner} expects a 1-D sequence of numbers; got an array of shape "
+            f"{arr.shape}. Use one Monitor per series (or KeyedMonitor)."
         )
-    return values, ~np.isfinite(values)
+    kind = arr.dtype.kind
+    if kind == "c":
+        _refuse_complex(owner, arr.dtype)
+    if kind in "fiu" and not (isinstance(xs, (list, tuple)) and _has_bool(xs)):
+        values = np.asarray(arr, dtype=np.float64)
+    elif kind == "b":
+        values = np.full(arr.shape[0], np.nan)
+    else:
+        items = arr.tolist() if arr is xs else list(xs)
+        values = np.array([_to_float(v, owner) for v in items], dtype=np.float64)
+    invalid = np.isfinite(values)
+    return values, np.logical_not(invalid, out=invalid)
 
 
-def _to_float(v: Any) -> float:
-    if isinstance(v, numbers.Real) and not isinstance(v, bool):
-        return float(v)
+def _as_array(xs: Any) -> np.ndarray:
+    """A sequence as an array, an object array when numpy cannot find one dtype for it."""
+    try:
+        return np.asarray(xs)
+    except (TypeError, ValueError, OverflowError):
+        return np.asarray(xs, dtype=object)
+
+
+def _has_bool(xs: Any) -> bool:
+    """Whether a (non-array) sequence holds a bool, which numpy would turn into 0 or 1."""
+    return any(isinstance(v, (bool, np.bool_)) for v in xs)
+
+
+def _refuse_complex(owner: str, dtype: Any) -> NoReturn:
+    raise InvalidInputError(
+        f"{owner} expects real numbers; got complex values ({dtype}). Pass the real part "
+        "(xs.real) or the magnitude (abs(xs)) explicitly."
+    )
+
+
+def _to_float(v: Any, owner: str) -> float:
+    if isinstance(v, (bool, np.bool_)):
+        return math.nan
+    if isinstance(v, numbers.Real):
+        try:
+            return float(v)
+        except OverflowError:
+            return -math.inf if str(v).startswith("-") else math.inf
+    if isinstance(v, numbers.Complex):
+        _refuse_complex(owner, type(v).__name__)
     if isinstance(v, (str, bytes)):
         try:
             return float(v)
@@ -251,8 +307,10 @@ class Monitor(Component):
         Scores each point; default :class:`~oddwatch.detectors.DualSurpriseDetector`.
     threshold
         Turns scores into flags; default :func:`default_threshold` of the detector: for the
-        default detector ``FixedThreshold(0.8)``, a false-alarm probability of 1e-4 per point
-        under its noise model.
+        default detector ``FixedThreshold(0.8)``, a 1-in-10,000 point surprise under its
+        Gaussian noise model. The default Monitor flags about 4.5e-4 of the points of pure
+        Gaussian noise and 2e-3 of Student-t(3) noise (docs/algorithms.md); for a rate you
+        choose, use a self-calibrating threshold such as ``SPOT(risk=1e-4)``.
     on_invalid
         ``"raise"``, ``"skip"`` or ``"flag"``.
     alarm
@@ -342,7 +400,7 @@ class Monitor(Component):
             if type(x) is int:
                 x = float(x)
             else:
-                return self.update_many([x]).verdict(0)
+                return self._update_checked([x], "update").verdict(0)
         point = self._point
         if point is None:
             point = self._point = self._compile_point(x)
@@ -361,33 +419,50 @@ class Monitor(Component):
         of finite values (already checked, e.g. by a source that validated its chunk): the
         conversion and the invalid-value scan are skipped. Passing anything else then gives
         wrong results or a numba error, never a silently altered stream.
+
+        Memory: the result arrays (34 bytes per point, 4.25x a float64 input) plus at most
+        one block of 65,536 points of temporaries, whatever the input size.
         """
         if assume_valid:
             values = xs
             invalid = np.zeros(values.shape[0], dtype=np.bool_)
-            n_invalid = 0
-        else:
-            values, invalid = _coerce(xs)
-            n_invalid = int(np.count_nonzero(invalid))
-        n = values.shape[0]
+            return self._run(values, invalid, 0)
+        series, index = pandas_column(xs, "Monitor.update_many")
+        result = self._update_checked(series, "update_many")
+        return result if index is None else replace(result, index=index)
+
+    def _update_checked(self, xs: Any, method: str) -> MonitorResult:
+        values, invalid = _coerce(xs, f"Monitor.{method}")
+        n_invalid = int(np.count_nonzero(invalid))
         if n_invalid and self.on_invalid == "raise":
             i = int(np.argmax(invalid))
-            raw = xs[i] if hasattr(xs, "__getitem__") else values[i]
+            raw = _raw_item(xs, i, values)
+            where = "" if method == "update" else f" at index {i:,} of this call"
             raise InvalidInputError(
-                f"Monitor got {raw!r} at index {i}; values must be finite numbers. "
-                "Use Monitor(on_invalid='skip' or 'flag') to tolerate them."
+                f"Monitor.{method} got {raw!r}{where} (point {self.n_seen_ + i:,} of the "
+                "stream, counting from 0); values must be finite numbers. Monitor() raises on "
+                "them by default: use Monitor(on_invalid='flag') to flag them as anomalies "
+                "(what the oddwatch CLI does) or on_invalid='skip' to pass over them."
             )
-        valid = values if not n_invalid else values[~invalid]
-        m = valid.shape[0]
-        score, threshold, expected, scale = (np.empty(m) for _ in range(4))
-        flag = np.empty(m, dtype=np.bool_)
-        monitor_block(*self._kernel_args(), valid, score, threshold, flag, expected, scale)
-        if n_invalid:
-            keep = ~invalid
-            score, threshold, expected, scale = (
-                _spread(a, keep) for a in (score, threshold, expected, scale)
-            )
-            flag = _spread_flags(flag, keep)
+        return self._run(values, invalid, n_invalid)
+
+    def _run(self, values: FloatArray, invalid: BoolArray, n_invalid: int) -> MonitorResult:
+        """Score ``values`` into the result arrays; temporaries stay within one block."""
+        n = values.shape[0]
+        score, threshold, expected, scale = (np.empty(n) for _ in range(4))
+        flag = np.empty(n, dtype=np.bool_)
+        args = self._kernel_args()
+        if not n_invalid:
+            monitor_block(*args, values, score, threshold, flag, expected, scale)
+        else:
+            for a in range(0, n, _BLOCK):
+                b = min(a + _BLOCK, n)
+                keep = ~invalid[a:b]
+                outs = (score[a:b], threshold[a:b], flag[a:b], expected[a:b], scale[a:b])
+                if keep.all():
+                    monitor_block(*args, np.ascontiguousarray(values[a:b]), *outs)
+                else:
+                    _run_sparse(args, values[a:b][keep], keep, outs)
             if self.on_invalid == "flag":
                 flag |= invalid
                 self._counters[2] += n_invalid
@@ -395,6 +470,13 @@ class Monitor(Component):
                 self._counters[1] += n_invalid
         self._counters[0] += n
         return MonitorResult(values, score, threshold, flag, invalid, expected, scale)
+
+    def __repr__(self) -> str:
+        """The parts in force (defaults resolved), not the ``None`` placeholders."""
+        return (
+            f"Monitor(detector={self.detector_!r}, threshold={self.threshold_!r}, "
+            f"on_invalid={self.on_invalid!r}, alarm={self.alarm_!r})"
+        )
 
     def get_state(self) -> State:
         state = {f"detector.{k}": v for k, v in self.detector_.get_state().items()}
@@ -418,6 +500,34 @@ class Monitor(Component):
         return {"detector": DualSurpriseDetector(**DualSurpriseDetector._test_params())}
 
 
+def pandas_column(xs: Any, owner: str) -> tuple[Any, Any]:
+    """A pandas Series, or the one column of a DataFrame, and its index; else ``(xs, None)``.
+
+    Duck-typed, so pandas is never imported here.
+    """
+    columns = getattr(xs, "columns", None)
+    if columns is not None and hasattr(xs, "iloc"):
+        if len(columns) != 1:
+            raise InvalidInputError(
+                f"{owner} takes one column of values; got a DataFrame with {len(columns)} "
+                f"columns {list(columns)[:5]}. Pass frame[column], or use "
+                "KeyedMonitor.update_frame for one series per key."
+            )
+        xs = xs.iloc[:, 0]
+    if hasattr(xs, "iloc") and hasattr(xs, "index"):
+        return xs, xs.index
+    return xs, None
+
+
+def _raw_item(xs: Any, i: int, values: FloatArray) -> Any:
+    """Entry ``i`` as the caller gave it (a plain Python value), for error messages."""
+    try:
+        raw = xs.iloc[i] if hasattr(xs, "iloc") else xs[i]
+    except (TypeError, IndexError, KeyError):
+        raw = values[i]
+    return raw.item() if isinstance(raw, np.generic) else raw
+
+
 def resolve_alarm(alarm: Any, detector: Detector, owner: str) -> AlarmPolicy:
     """The alarm policy in force for ``alarm`` ("default", None or a policy)."""
     if isinstance(alarm, str) and alarm == "default":
@@ -433,6 +543,20 @@ def resolve_alarm(alarm: Any, detector: Detector, owner: str) -> AlarmPolicy:
         )
     policy.bind(detector.score_scale)
     return policy
+
+
+def _run_sparse(
+    args: tuple[Any, ...], valid: FloatArray, keep: BoolArray, outs: tuple[np.ndarray, ...]
+) -> None:
+    """Score the ``valid`` points of one block and place them at ``keep`` in ``outs``.
+
+    The other points get ``nan`` and no flag.
+    """
+    packed = [np.empty(valid.shape[0], dtype=out.dtype) for out in outs]
+    monitor_block(*args, valid, *packed)
+    for out, part in zip(outs, packed, strict=True):
+        out[...] = False if out.dtype == np.bool_ else np.nan
+        out[keep] = part
 
 
 def _spread(packed: FloatArray, where: BoolArray) -> FloatArray:
