@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from oddwatch.spark._deps import require
@@ -14,7 +15,10 @@ __all__ = ["local_session"]
 
 
 def local_session(
-    cores: int = 2, shuffle_partitions: int = 4, app_name: str = "oddwatch"
+    cores: int = 2,
+    shuffle_partitions: int = 4,
+    app_name: str = "oddwatch",
+    conf: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """Start (or return the running) local SparkSession, its Python workers on this Python.
 
@@ -31,6 +35,9 @@ def local_session(
         ``spark.sql.shuffle.partitions``; frozen into a streaming query's checkpoint.
     app_name
         Name shown in Spark's logs.
+    conf
+        More settings, e.g. ``{"spark.driver.memory": "8g"}`` (JVM settings only take
+        effect when this call starts the JVM).
 
     Examples
     --------
@@ -39,15 +46,17 @@ def local_session(
     3
     """
     sql = require("pyspark.sql")
-    spark: SparkSession = (
-        sql.SparkSession.builder.master(f"local[{cores}]")
-        .appName(app_name)
-        .config("spark.pyspark.python", sys.executable)
-        .config("spark.pyspark.driver.python", sys.executable)
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
+    settings = {
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        **(conf or {}),
+    }
+    builder = sql.SparkSession.builder.master(f"local[{cores}]").appName(app_name)
+    for name, setting in settings.items():
+        builder = builder.config(name, setting)
+    spark: SparkSession = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -60,7 +60,8 @@ def detect_stream(
     time
         Event-time column: timestamp, date or numeric.
     value
-        Numeric column to watch (cast to double).
+        Column to watch, cast to double (``try_cast``: text that is not a number becomes
+        ``nan`` and follows ``on_invalid``).
     monitor
         Template for every bucket (its parameters, never its learned state); default
         ``KeyedMonitor()``. ``max_keys`` bounds the series of one bucket: choose it above the
@@ -111,7 +112,7 @@ def detect_stream(
     rows = df.select(
         functions.col(key).cast("string").alias("key"),
         functions.col(time).alias("timestamp"),
-        functions.col(value).cast("double").alias("value"),
+        functions.col(value).try_cast("double").alias("value"),
     ).withColumn(
         BUCKET_COLUMN, functions.pmod(functions.hash("key"), functions.lit(buckets)).cast("int")
     )
