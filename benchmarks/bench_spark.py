@@ -16,7 +16,13 @@ memory (``memoryUsedBytes``, which keeps the versions Spark retains), each divid
 Prints a markdown table and the cluster projection, and writes them to
 ``benchmarks/out/spark.md``.
 
-Run: ``python benchmarks/bench_spark.py [--series 10000 100000 1000000] [--rounds 6 6 4]``.
+"Spark floor" is a separate run (``--floor``): the same files, grouping and output schema
+through ``applyInPandasWithState`` with a function that echoes its rows and keeps a 1-byte
+state, i.e. what Spark costs before oddwatch does anything.
+
+Run: ``python benchmarks/bench_spark.py [--series 10000 100000 1000000] [--rounds 6 6 4]``;
+``--floor`` for the floor runs (JSON lines on stderr); ``--results FILE`` to redo the table
+from saved JSON lines of both.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +98,40 @@ def run_single(directory: Path, n_series: int) -> dict[str, float]:
     }
 
 
-def run_spark(directory: Path, n_series: int, buckets: int, memory: str) -> dict[str, float]:
+def passthrough(stream: Any, buckets: int) -> Any:
+    """Spark's floor: the same bucket grouping and output, no oddwatch, a 1-byte state."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.streaming.state import GroupStateTimeout
+
+    from oddwatch.spark import output_schema
+
+    def echo(key: Any, frames: Any, state: Any) -> Any:
+        import pandas as pd
+
+        for frame in frames:
+            yield pd.DataFrame(
+                {
+                    "key": frame["host"],
+                    "timestamp": frame["ts"],
+                    "value": frame["cpu"],
+                    "score": float("nan"),
+                    "is_anomaly": False,
+                    "threshold": float("nan"),
+                    "reason": "",
+                }
+            )
+        state.update((b"x",))
+
+    grouped = stream.withColumn("b", F.pmod(F.hash("host"), F.lit(buckets))).groupBy("b")
+    schema = output_schema(stream.schema["ts"].dataType)
+    return grouped.applyInPandasWithState(
+        echo, schema, "blob binary", "append", GroupStateTimeout.NoTimeout
+    )
+
+
+def run_spark(
+    directory: Path, n_series: int, buckets: int, memory: str, floor: bool = False
+) -> dict[str, float]:
     from oddwatch import KeyedMonitor
     from oddwatch.spark import detect_stream, local_session
 
@@ -108,13 +148,17 @@ def run_spark(directory: Path, n_series: int, buckets: int, memory: str) -> dict
         .option("maxFilesPerTrigger", 1)
         .parquet(str(directory))
     )
-    flags = detect_stream(
-        stream,
-        key="host",
-        time="ts",
-        value="cpu",
-        monitor=KeyedMonitor(max_keys=per_bucket),
-        buckets=buckets,
+    flags = (
+        passthrough(stream, buckets)
+        if floor
+        else detect_stream(
+            stream,
+            key="host",
+            time="ts",
+            value="cpu",
+            monitor=KeyedMonitor(max_keys=per_bucket),
+            buckets=buckets,
+        )
     )
     with tempfile.TemporaryDirectory() as checkpoint:
         query = (
@@ -169,13 +213,17 @@ def bucket_cost(n_keys: int, rounds: int = 4) -> dict[str, float]:
     return {"bucket_keys": n_keys, "bucket_s": steady, "bucket_rows_per_s": n_keys / steady}
 
 
-def child(n_series: int, rounds: int, buckets: int, memory: str) -> None:
+def child(n_series: int, rounds: int, buckets: int, memory: str, floor: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         write_files(directory, n_series, rounds)
-        result = {"series": n_series, "rounds": rounds, "buckets": buckets}
-        result.update(run_single(directory, n_series))
-        result.update(run_spark(directory, n_series, buckets, memory))
+        result: dict[str, Any] = {"series": n_series, "rounds": rounds, "buckets": buckets}
+        if floor:
+            spark = run_spark(directory, n_series, buckets, memory, floor=True)
+            result["floor_rows_per_s"] = spark["spark_rows_per_s"]
+        else:
+            result.update(run_single(directory, n_series))
+            result.update(run_spark(directory, n_series, buckets, memory))
     print(json.dumps(result))
 
 
@@ -192,8 +240,9 @@ def bucket_table(costs: list[dict[str, float]]) -> str:
 def table(results: list[dict[str, float]]) -> str:
     head = (
         "| series | batches x rows | buckets | Spark rows/s | one process rows/s | ratio |"
-        " Spark batch | first batch | session start | blob B/series | state store B/series |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        " Spark batch | first batch | session start | blob B/series | state store B/series |"
+        " Spark floor rows/s |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = []
     for r in results:
@@ -203,6 +252,7 @@ def table(results: list[dict[str, float]]) -> str:
             f" {r['single_rows_per_s'] / r['spark_rows_per_s']:.0f}x slower |"
             f" {r['batch_s']:.2f} s | {r['first_batch_s']:.1f} s | {r['startup_s']:.1f} s |"
             f" {r['blob_bytes_per_series']:,.0f} | {r['state_store_bytes_per_series']:,.0f} |"
+            f" {r.get('floor_rows_per_s', float('nan')):,.0f} |"
         )
     return head + "\n".join(lines) + "\n"
 
@@ -238,6 +288,7 @@ def run_child(n_series: int, rounds: int, args: argparse.Namespace) -> dict[str,
     print(f"running {n_series:,} series x {rounds} rounds ...", file=sys.stderr)
     command = [sys.executable, __file__, "--child", str(n_series), str(rounds)]
     command += ["--buckets", str(args.buckets), "--memory", args.memory]
+    command += ["--floor"] if args.floor else []
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(result), file=sys.stderr)
@@ -253,13 +304,26 @@ def main() -> None:
     parser.add_argument(
         "--results", help="JSON lines of earlier child runs: skip the Spark runs, redo the table"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="measure only Spark's pass-through floor (same grouping, no oddwatch)",
+    )
     parser.add_argument("--child", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.buckets, args.memory)
+        child(args.child[0], args.child[1], args.buckets, args.memory, args.floor)
+        return
+    if args.floor:
+        for n, r in zip(args.series, args.rounds, strict=True):
+            run_child(n, r, args)
         return
     if args.results:
-        results = [json.loads(line) for line in Path(args.results).read_text().splitlines()]
+        lines = [json.loads(line) for line in Path(args.results).read_text().splitlines()]
+        floors = {r["series"]: r["floor_rows_per_s"] for r in lines if "floor_rows_per_s" in r}
+        results = [r for r in lines if "floor_rows_per_s" not in r]
+        for r in results:
+            r["floor_rows_per_s"] = floors.get(r["series"], float("nan"))
     else:
         results = [run_child(n, r, args) for n, r in zip(args.series, args.rounds, strict=True)]
     costs = [bucket_cost(int(r["series"] // r["buckets"])) for r in results]

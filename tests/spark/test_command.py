@@ -90,3 +90,20 @@ def test_spark_detect_configuration_errors(spark, tmp_path, files, extra, messag
     argv = [str(source), "--checkpoint", str(tmp_path / "ck"), "--out", str(tmp_path / "o")]
     with pytest.raises(InvalidParameterError, match=message):
         spark_detect(argv + extra)
+
+
+def test_spark_detect_without_pyspark_says_what_to_install(tmp_path, monkeypatch):
+    import importlib
+
+    from oddwatch.errors import OddwatchError
+
+    real_import = importlib.import_module
+
+    def no_pyspark(name, *args):
+        if name.startswith("pyspark"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_pyspark)
+    with pytest.raises(OddwatchError, match=r"needs pyspark.*pip install 'oddwatch\[spark\]'"):
+        spark_detect([str(tmp_path), "--checkpoint", "ck", "--out", "out"])

@@ -56,23 +56,22 @@ def encode_monitor(monitor: KeyedMonitor, buckets: int) -> bytes:
     """
     from oddwatch import __version__
 
-    records = []
+    body = io.BytesIO()
+    lengths = []
     for name, array in monitor.get_state().items():
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
-        records.append((name, buf.getvalue()))
+        start = body.tell()
+        np.lib.format.write_array(body, np.ascontiguousarray(array), allow_pickle=False)
+        lengths.append([name, body.tell() - start])
     header = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "library": __version__,
         "monitor": monitor_spec(monitor),
         "buckets": buckets,
-        "arrays": [[name, len(raw)] for name, raw in records],
+        "arrays": lengths,
     }
     head = json.dumps(header, sort_keys=True).encode()
-    parts = [MAGIC, len(head).to_bytes(_HEADER_LENGTH, "little"), head]
-    parts.extend(raw for _, raw in records)
-    return b"".join(parts)
+    return b"".join([MAGIC, len(head).to_bytes(_HEADER_LENGTH, "little"), head, body.getbuffer()])
 
 
 def decode_monitor(blob: bytes, expected: Mapping[str, Any], buckets: int) -> KeyedMonitor:
@@ -102,15 +101,21 @@ def decode_monitor(blob: bytes, expected: Mapping[str, Any], buckets: int) -> Ke
             f"{type(monitor).__name__}."
         )
     state: dict[str, np.ndarray] = {}
+    stream = io.BytesIO(blob)  # shares the bytes: no copy until read
     for name, length in header["arrays"]:
-        raw = blob[start : start + length]
+        stream.seek(start)
         start += length
         try:
-            state[name] = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+            state[name] = np.lib.format.read_array(stream, allow_pickle=False)
         except ValueError as exc:
             raise CheckpointError(
                 f"Spark checkpoint: state array `{name}` is unreadable ({exc})."
             ) from None
+        if stream.tell() != start:
+            raise CheckpointError(
+                f"Spark checkpoint: state array `{name}` is {stream.tell() - start + length} "
+                f"bytes long but the header says {length}."
+            )
     if start != len(blob):
         raise CheckpointError(
             f"Spark checkpoint: bucket state has {len(blob) - start} unexpected trailing bytes."

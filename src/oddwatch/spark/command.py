@@ -55,13 +55,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--checkpoint", required=True, metavar="DIR", help="Spark checkpoint directory")
     add("--out", required=True, metavar="DIR", help="directory the output files go to")
     add("--format", choices=_FORMATS, help="input format (default: from the file extensions)")
-    add("--out-format", choices=_FORMATS, default="parquet", help="default parquet")
-    add("--key-col", help="series key column (default: a column called key/series)")
-    add("--time-col", help="event time column (default: timestamp/time/ts/datetime/date)")
-    add("--value-col", help="value column (default: value/val/y)")
-    add("--detector", help="detector name (default SeasonalDetector(max_season_length=64))")
+    add("--out-format", choices=_FORMATS, default="parquet", help="output files (parquet)")
+    add("--key-col", metavar="COL", help="series key column (default: a column called key/series)")
+    add(
+        "--time-col",
+        metavar="COL",
+        help="event time column (default: timestamp/time/ts/datetime/date)",
+    )
+    add("--value-col", metavar="COL", help="value column (default: value/val/y)")
+    add(
+        "--detector",
+        metavar="NAME",
+        help="detector name (default SeasonalDetector(max_season_length=64))",
+    )
     add("--param", action="append", default=[], metavar="KEY=VALUE", help="detector parameter")
-    add("--threshold", help="threshold name (default: the detector's default threshold)")
+    add(
+        "--threshold",
+        metavar="NAME",
+        help="threshold name (default: the detector's default threshold)",
+    )
     add(
         "--threshold-param",
         action="append",
@@ -69,8 +81,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="threshold parameter",
     )
-    add("--max-keys", type=int, default=10_000, help="most series per bucket (default 10000)")
-    add("--buckets", type=int, default=16, help="state buckets; fixed per checkpoint (16)")
+    add(
+        "--max-keys",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="most series per bucket (default 10000)",
+    )
+    add(
+        "--buckets",
+        type=int,
+        default=16,
+        metavar="N",
+        help="state buckets; fixed per checkpoint (16)",
+    )
     add(
         "--on-invalid",
         choices=("raise", "skip", "flag"),
@@ -78,10 +102,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rows without a finite value, key or time (default flag)",
     )
     add("--only-anomalies", action="store_true", help="write flagged records only")
-    add("--master", default="local[*]", help="Spark master (default local[*])")
-    add("--shuffle-partitions", type=int, default=None, help="default: --buckets")
-    add("--max-files-per-trigger", type=int, default=None, help="files per micro-batch")
-    add("--interval", type=float, default=None, help="keep watching, a batch every N seconds")
+    add("--master", default="local[*]", metavar="URL", help="Spark master (default local[*])")
+    add("--shuffle-partitions", type=int, metavar="N", help="default: --buckets")
+    add("--max-files-per-trigger", type=int, metavar="N", help="files per micro-batch")
+    add("--interval", type=float, metavar="SECONDS", help="keep watching, a batch every N seconds")
     add("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -89,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the stream until the files are processed (or until interrupted); exit code."""
     from oddwatch.cli._components import build, parse_param
 
+    try:
+        require("pyspark.sql")
+    except ImportError as exc:
+        raise OddwatchError(str(exc)) from None
     monitor = KeyedMonitor(
         build("detector", args.detector, dict(parse_param(p) for p in args.param)),
         build("threshold", args.threshold, dict(parse_param(p) for p in args.threshold_param)),
