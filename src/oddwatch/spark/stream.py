@@ -67,8 +67,10 @@ def detect_stream(
         ``KeyedMonitor()``. ``max_keys`` bounds the series of one bucket: choose it above the
         series count divided by ``buckets``, with room for uneven hashing, or keys get evicted.
     buckets
-        Number of state groups; at least the number of cores that will run the query. Fixed
-        for the life of a checkpoint, like ``spark.sql.shuffle.partitions``.
+        Number of state groups: about one per 8,000 series (each bucket's state is
+        rewritten every micro-batch; blobs over ~20 MB slow Spark down, see
+        ``docs/scale-out.md``), and at least 2 per core. Fixed for the life of a
+        checkpoint, like ``spark.sql.shuffle.partitions``.
 
     Examples
     --------
