@@ -23,9 +23,10 @@ def local_session(
     """Start (or return the running) local SparkSession, its Python workers on this Python.
 
     Sets ``spark.pyspark.python`` to ``sys.executable`` (workers that import another Python
-    cannot import oddwatch), a small ``spark.sql.shuffle.partitions`` (Spark's 200 costs
-    seconds per micro-batch on a laptop), and turns the web UI off. Starting the JVM takes
-    about 5-15 s. A session already running in this process is returned as it is.
+    cannot import oddwatch), a small ``spark.sql.shuffle.partitions`` (Spark's default of 200
+    means 200 tasks per micro-batch), and turns the web UI off. Starting the JVM took
+    20 to 60 s on a shared 2-core machine (``benchmarks/bench_spark.py``). A session already
+    running in this process is returned as it is.
 
     Parameters
     ----------
