@@ -72,8 +72,8 @@ def test_stream_with_restart_equals_one_process(spark, tmp_path, detector):
     got = read_out(spark, out)
     want = reference(monitor.clone(), frame)
     assert len(halfway) == 2 * len(got) // 4
-    assert got["is_anomaly"].any()
     assert_identical(got, want)
+    assert np.isfinite(got["score"]).mean() > 0.5  # past warm-up: real scores are compared
 
 
 def test_rows_are_scored_in_event_time_order_within_a_batch(spark):
