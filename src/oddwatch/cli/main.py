@@ -29,9 +29,17 @@ EXIT_INTERRUPTED = 130
 
 
 def _command_modules() -> list[ModuleType]:
-    from oddwatch.cli.commands import dashboard, demo, detect, evaluate, fit, simulate
+    from oddwatch.cli.commands import (
+        dashboard,
+        demo,
+        detect,
+        evaluate,
+        fit,
+        simulate,
+        spark_detect,
+    )
 
-    return [demo, simulate, detect, fit, evaluate, dashboard]
+    return [demo, simulate, detect, fit, evaluate, dashboard, spark_detect]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  oddwatch detect s.csv --only-anomalies\n"
             "  oddwatch detect s.csv --dashboard      # live web page on 127.0.0.1:8050\n"
             "  oddwatch evaluate nab --json\n"
+            "  oddwatch spark-detect points/ --checkpoint ck/ --out flags/ --key-col host\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
