@@ -473,10 +473,13 @@ class Monitor(Component):
 
     def __repr__(self) -> str:
         """The parts in force (defaults resolved), not the ``None`` placeholders."""
-        return (
-            f"Monitor(detector={self.detector_!r}, threshold={self.threshold_!r}, "
-            f"on_invalid={self.on_invalid!r}, alarm={self.alarm_!r})"
-        )
+        in_force = {"detector": self.detector_, "threshold": self.threshold_, "alarm": self.alarm_}
+        args = []
+        for name, value in self.get_params().items():
+            placeholder = value is None or (isinstance(value, str) and value == "default")
+            shown = in_force[name] if placeholder and name in in_force else value
+            args.append(f"{name}={shown!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
 
     def get_state(self) -> State:
         state = {f"detector.{k}": v for k, v in self.detector_.get_state().items()}

@@ -45,7 +45,6 @@ from oddwatch.errors import InvalidInputError, InvalidParameterError, SourceErro
 from oddwatch.pipeline import Checkpoint, RunStats
 from oddwatch.pipeline import run as run_pipeline
 from oddwatch.sinks import CsvSink, FileSink, JsonlSink, WebhookSink
-from oddwatch.sources import FileSource
 
 __all__ = ["EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -449,10 +448,13 @@ def _views(s: Settings, stack: contextlib.ExitStack) -> dict[str, Any]:
     return views
 
 
-def _key_column_hint(source: FileSource, stats: RunStats) -> None:
-    """Suggest --key-col when many timestamps repeat and the CSV has other text fields."""
+def _key_column_hint(source: Any, stats: RunStats) -> None:
+    """Suggest --key-col when many timestamps repeat and the CSV has other text fields.
+
+    Only file sources have columns to name; a feed (MQTT, Prometheus, Kafka) has none.
+    """
     repeats = stats.invalid_by_kind.get("duplicate_timestamp", 0)
-    parser = source.parser
+    parser = getattr(source, "parser", None)
     columns = getattr(parser, "columns", None)
     names = getattr(parser, "names", None)
     if (
