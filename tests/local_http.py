@@ -12,6 +12,7 @@ class Server:
 
     def __init__(self, statuses=(), gate: threading.Event | None = None):
         self.received: list[dict] = []
+        self.bodies: list = []  # every accepted payload, whatever its format
         self.statuses = list(statuses)
         self.gate = gate
         server = self
@@ -22,8 +23,11 @@ class Server:
                 if server.gate is not None:
                     server.gate.wait(10)
                 status = server.statuses.pop(0) if server.statuses else 200
-                if status == 200:  # the webhook's json format: {"alerts": [record, ...]}
-                    server.received.extend(json.loads(body)["alerts"])
+                if status == 200:
+                    payload = json.loads(body)
+                    server.bodies.append(payload)
+                    if isinstance(payload, dict) and "alerts" in payload:  # the json format
+                        server.received.extend(payload["alerts"])
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

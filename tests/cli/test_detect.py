@@ -262,6 +262,20 @@ def test_webhook_receives_the_anomalies(capsys, stream):
     assert summary(err)["webhook"] == {"sent": len(rows), "failed": 0, "dropped": 0}
 
 
+def test_webhook_format_alertmanager(capsys, stream):
+    with Server() as server:
+        code, out, err = run(
+            capsys, stream, "--only-anomalies", "--webhook", server.url, "--webhook-format",
+            "alertmanager", "--json", "--quiet",
+        )  # fmt: skip
+    rows = jsonl(out)
+    alerts = [alert for body in server.bodies for alert in body]
+    assert code == 0 and len(alerts) == len(rows) > 0
+    assert {alert["labels"]["alertname"] for alert in alerts} == {"OddwatchAnomaly"}
+    assert summary(err)["webhook"] == {"sent": len(rows), "failed": 0, "dropped": 0}
+    assert summary(err)["webhook_reasons"] == {"failed": {}, "dropped": {}}
+
+
 def test_jsonl_input_to_csv_output(capsys, tmp_path):
     xs = series(300, spike=250)
     lines = [

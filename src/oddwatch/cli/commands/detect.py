@@ -89,6 +89,7 @@ OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
     "checkpoint": ((str,), None),
     "checkpoint_every": ((int,), 10_000),
     "webhook": ((str,), None),
+    "webhook_format": ((str,), "json"),
     "webhook_queue": ((int,), 1000),
     "webhook_retries": ((int,), 3),
     "webhook_timeout": ((int, float), 5.0),
@@ -160,6 +161,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="records between checkpoints (default 10000)",
     )
     add("--webhook", metavar="URL", help="POST each anomaly as JSON to URL (in the background)")
+    add(
+        "--webhook-format",
+        choices=["json", "alertmanager", "slack"],
+        help='payload: {"alerts": [record, ...]} (json, default), Alertmanager alerts, or a '
+        "Slack message",
+    )
     add(
         "--webhook-queue",
         type=int,
@@ -372,6 +379,7 @@ def run(args: argparse.Namespace) -> int:
                 webhook = stack.enter_context(
                     WebhookSink(
                         s.webhook,
+                        format=s.webhook_format,
                         max_queue=s.webhook_queue,
                         retries=s.webhook_retries,
                         timeout=s.webhook_timeout,
@@ -507,6 +515,7 @@ def _summary(
         "keys": count("keys") if keyed else None,
         "evicted_keys": count("evicted") if keyed else None,
         "webhook": webhook.stats() if webhook is not None else None,
+        "webhook_reasons": webhook.reasons() if webhook is not None else None,
         "warnings_suppressed": count("warnings_suppressed"),
         "resumed_at_line": count("resumed_at_line") if "resumed_at_line" in stats else None,
         "seconds": round(seconds, 3),
@@ -533,8 +542,15 @@ def _summary(
         lines.append(f"{summary['keys']} series tracked, {summary['evicted_keys']} evicted")
     if webhook is not None:
         hook = summary["webhook"]
+        why = webhook.reasons()
+        causes = {**why["failed"], **why["dropped"]}
         lines.append(
             f"webhook: {hook['sent']} sent, {hook['failed']} failed, {hook['dropped']} dropped"
+            + (
+                " (" + ", ".join(f"{n} {cause}" for cause, n in causes.items()) + ")"
+                if causes
+                else ""
+            )
         )
     if summary["warnings_suppressed"]:
         lines.append(f"{summary['warnings_suppressed']} warnings suppressed")
