@@ -1,7 +1,7 @@
 """Doctest collection: skip the modules of optional extras that are not installed.
 
 ``pytest --doctest-modules`` imports every module under src/oddwatch; a module of an extra
-(River, pandas, paho-mqtt) cannot be imported without it. Outside CI those modules are left out
+(River, pandas, paho-mqtt, pyspark) cannot be imported without it. Outside CI those modules are left out
 of collection; under ``CI=true`` nothing is left out, so a missing extra fails the run.
 """
 
@@ -14,6 +14,7 @@ _EXTRA_MODULES = {
     "river": ["src/oddwatch/river"],
     "pandas": ["src/oddwatch/frames.py"],
     "paho.mqtt": ["src/oddwatch/sources/mqtt.py"],
+    "pyspark": ["src/oddwatch/spark"],
 }
 
 

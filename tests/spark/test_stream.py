@@ -52,9 +52,17 @@ def test_at_least_the_two_keyed_detectors_are_covered():
     assert {"SeasonalDetector", "RollingZScore"} <= names
 
 
+def warmup_points(detector):
+    """Points a detector needs before its first real score (on a plain noisy sine)."""
+    xs = np.sin(np.arange(2000) / 3.0) + np.random.default_rng(0).normal(0, 0.3, 2000)
+    finite = np.flatnonzero(np.isfinite(detector.clone().update_many(xs)))
+    return int(finite[0]) if finite.size else xs.shape[0]
+
+
 @pytest.mark.parametrize("detector", DETECTORS)
 def test_stream_with_restart_equals_one_process(spark, tmp_path, detector):
-    frame = points(n_keys=5, n_times=100, seed=1)
+    # long enough that most of each key's points are past the detector's warm-up
+    frame = points(n_keys=5, n_times=max(100, 2 * warmup_points(detector) + 20), seed=1)
     monitor = KeyedMonitor(detector, max_keys=64)
     staging, source = tmp_path / "staging", tmp_path / "in"
     paths = write_parts(frame, staging, 4)
