@@ -43,9 +43,22 @@ def boundscheck_cache_dir() -> Path:
     return here
 
 
+def array_state_kinds():
+    """Registered components whose state is arrays in a file (what a crafted file can hold).
+
+    The River adapters (registered once ``oddwatch.river`` is imported, as other tests do)
+    hold a River model, whose state is pickle-only and never in an oddwatch file.
+    """
+    return {
+        name: cls
+        for name, cls in registered_kinds().items()
+        if not cls.__module__.startswith("oddwatch.river")
+    }
+
+
 def test_every_state_structure_of_every_registered_component_has_invariants():
     structures = set()
-    for name, cls in registered_kinds().items():
+    for name, cls in array_state_kinds().items():
         component = cls(**(cls._test_params() if hasattr(cls, "_test_params") else {}))
         if hasattr(component, "_state"):
             structures.update(state_structures(component._state))
@@ -72,7 +85,7 @@ def test_crafted_state_is_refused_or_runs_cleanly_under_bounds_checking(tmp_path
         f"{case.read_text() if case.exists() else '?'}\n{result.stderr[-3000:]}"
     )
     report = json.loads(report_path.read_text())
-    assert sorted(report) == sorted(registered_kinds())
+    assert sorted(report) == sorted(array_state_kinds())
     failures = {kind: r["failure"] for kind, r in report.items() if r["failure"]}
     assert not failures, json.dumps(failures, indent=1)
     for kind, r in report.items():
