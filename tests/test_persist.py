@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,7 +109,7 @@ def test_newer_version_names_both_versions(trained):
     _, path = trained
     meta, _ = read_meta(path)
     _rewrite(path, meta={**meta, "version": FORMAT_VERSION + 1, "library": "9.0.0"})
-    message = r"version 3 \(written by oddwatch 9\.0\.0\).*reads version 2"
+    message = r"version 4 \(written by oddwatch 9\.0\.0\).*reads version 3"
     with pytest.raises(CheckpointError, match=message):
         oddwatch.load(path)
 
@@ -116,7 +119,7 @@ def test_version_1_files_are_refused_naming_the_version(trained):
     meta, _ = read_meta(path)
     _rewrite(path, meta={**meta, "version": 1, "library": "0.1.0"})
     message = (
-        r"format version 1 \(written by oddwatch 0\.1\.0\) stored state by position.*version 2"
+        r"format version 1 \(written by oddwatch 0\.1\.0\) stored state by position.*version 3"
     )
     with pytest.raises(CheckpointError, match=message):
         oddwatch.load(path)
@@ -130,7 +133,44 @@ def test_state_arrays_are_named_by_path(tmp_path):
     meta, arrays = read_meta(path)
     assert "detector.calibrated.seasonal.history" in arrays
     assert "detector.quiet" in arrays or "detector.calibrated.window" in arrays
-    assert meta["version"] == FORMAT_VERSION == 2
+    assert "detector.calibrated.seasonal.scalars.level" in arrays  # by name (version 3)
+    assert "detector.calibrated.scalars.peak" in arrays
+    assert meta["version"] == FORMAT_VERSION == 3
+
+
+V2 = Path(__file__).parent / "data" / "checkpoint_v2"
+
+
+@pytest.mark.parametrize("name", ["seasonal", "keyed_calibrated"])
+def test_version_2_files_load_and_continue_as_the_version_that_wrote_them(name):
+    # written by oddwatch at ea006bf (statistics as vectors), continued there and recorded
+    recorded = json.loads((V2 / "continued.json").read_text())
+    split, xs = recorded["split"], np.array(recorded["values"])
+    assert read_meta(V2 / f"{name}.oddwatch")[0]["version"] == 2
+    loaded = oddwatch.load(V2 / f"{name}.oddwatch")
+    if name == "seasonal":
+        scores = loaded.update_many(xs[split:])
+    else:
+        scores = loaded.update_many(np.array(recorded["keys"])[split:], xs[split:]).score
+    expected = np.array(recorded["continued"][name])
+    np.testing.assert_array_equal(scores, expected)
+    assert np.isfinite(expected).sum() > 100
+
+
+def test_a_version_2_vector_of_the_wrong_length_is_named(tmp_path):
+    path = tmp_path / "v2.oddwatch"
+    path.write_bytes((V2 / "seasonal.oddwatch").read_bytes())
+    meta, _ = read_meta(path)
+    short = np.zeros(5)
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, short, allow_pickle=False)
+    digest = hashlib.sha256(short.tobytes()).hexdigest()
+    meta["arrays"]["stats"] = {"dtype": "float64", "shape": [5], "sha256": digest}
+    _rewrite(path, meta=meta, extra_member=("state/stats.npy", buf.getvalue()))
+    with pytest.raises(
+        CheckpointError, match=r"missing \['scalars.avg_mean', .*unexpected \['stats'\]"
+    ):
+        oddwatch.load(path)
 
 
 def test_flipped_byte_fails_the_checksum(trained):

@@ -204,10 +204,16 @@ class Component:
 
 
 def flatten_state(state: Any, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-    """``(path, array)`` for every array of a (nested) state tuple: ``seasonal.history``."""
+    """``(path, array)`` for every array of a (nested) state tuple: ``seasonal.history``.
+
+    A record array (named scalars) yields a view of each field: ``seasonal.scalars.level``.
+    """
     for name, value in zip(state._fields, state, strict=True):
         if isinstance(value, tuple):
             yield from flatten_state(value, f"{prefix}{name}.")
+        elif value.dtype.names:
+            for field in value.dtype.names:
+                yield f"{prefix}{name}.{field}", value[field]
         else:
             yield f"{prefix}{name}", value
 

@@ -98,19 +98,19 @@ def _check_mad(owner: str, s: Any, params: Any) -> None:
 
 
 def _check_seasonal(owner: str, s: Any, params: Any) -> None:
-    from oddwatch.detectors import _seasonal_kernels as k  # its counter slots, by name
+    from oddwatch.detectors._seasonal_kernels import _RUN_LENGTH
 
     limits = {
-        "n_seen": (k._N_SEEN, 0, _BIG),
-        "season_length": (k._PERIOD, 0, s.profile.shape[-1]),
-        "next_check": (k._NEXT_CHECK, 0, _BIG),
-        "n_rebaseline": (k._N_REBASELINE, 0, _BIG),
-        "run": (k._RUN, -k._RUN_LENGTH, k._RUN_LENGTH),
-        "stuck_run": (k._STUCK_RUN, 0, _BIG),
-        "n_averaged": (k._N_AVG, 0, _BIG),
+        "n_seen": (0, _BIG),
+        "period": (0, s.profile.shape[-1]),
+        "next_check": (0, _BIG),
+        "n_rebaseline": (0, _BIG),
+        "run": (-_RUN_LENGTH, _RUN_LENGTH),
+        "stuck_run": (0, _BIG),
+        "n_averaged": (0, _BIG),
     }
-    for name, (i, lo, hi) in limits.items():
-        _in_range(owner, f"seasonal counters[{name}]", s.counters[..., i], lo, hi)
+    for name, (lo, hi) in limits.items():
+        _in_range(owner, f"seasonal scalars.{name}", s.scalars[name], lo, hi)
 
 
 def _check_discord(owner: str, s: Any, params: Any) -> None:
@@ -143,7 +143,8 @@ def _check_tail(owner: str, s: Any, params: Any) -> None:
 
 
 def _check_calibrated(owner: str, s: Any, params: Any) -> None:
-    _counts(owner, s.counters, ("n_seen", "n_calibrated"))
+    for name in ("n_seen", "n_calibrated"):
+        _in_range(owner, f"scalars.{name}", s.scalars[name], 0, _BIG)
 
 
 def _check_counts(owner: str, s: Any, params: Any) -> None:
@@ -247,12 +248,18 @@ def _walk(owner: str, state: Any, params: Any) -> None:
 
 def _rows(template: Any, arrays: Mapping[str, np.ndarray], prefix: str = "") -> Any:
     """``template``'s state structure holding ``arrays`` (one row per key) instead."""
-    values = [
-        _rows(value, arrays, f"{prefix}{name}.")
-        if isinstance(value, tuple)
-        else arrays[f"{prefix}{name}"]
-        for name, value in zip(template._fields, template, strict=True)
-    ]
+    values = []
+    for name, value in zip(template._fields, template, strict=True):
+        if isinstance(value, tuple):
+            values.append(_rows(value, arrays, f"{prefix}{name}."))
+        elif value.dtype.names:  # a record of named scalars, one per key
+            fields = {f: arrays[f"{prefix}{name}.{f}"] for f in value.dtype.names}
+            record = np.empty(next(iter(fields.values())).shape, value.dtype)
+            for field, array in fields.items():
+                record[field] = array
+            values.append(record)
+        else:
+            values.append(arrays[f"{prefix}{name}"])
     return type(template)(*values)
 
 

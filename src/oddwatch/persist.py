@@ -8,7 +8,9 @@ Loading reads arrays with ``allow_pickle=False`` and maps ``kind`` through a clo
 known classes; it never imports a name read from a file. A corrupt, truncated, foreign or
 newer-version file raises :class:`~oddwatch.errors.CheckpointError` naming the file and the
 problem. Version 1 files (oddwatch 0.1, positional state) are refused with a message naming
-the version: their arrays have no names to map onto today's state.
+the version: their arrays have no names to map onto today's state. Version 2 files (named
+arrays, but the seasonal and calibration statistics as vectors) are read: each vector is split
+into today's named fields, value for value, so the component continues bit for bit.
 
 Examples
 --------
@@ -55,7 +57,47 @@ __all__ = [
 ]
 
 FORMAT = "oddwatch.checkpoint"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# Version 2 kept the seasonal model's and the calibration's statistics as two vectors per
+# structure, `<path>.stats` and `<path>.counters`; version 3 names each one
+# (`<path>.scalars.level`). A structure is recognised by a field only it has; the names are
+# listed in their old vector order.
+_V2_VECTORS: dict[str, dict[str, tuple[str, ...]]] = {
+    "scalars.tail_quantile": {  # SeasonalState
+        "stats": (
+            "level",
+            "var",
+            "cusum_up",
+            "cusum_down",
+            "fast_residual",
+            "season_corr",
+            "fast_var",
+            "cusum_var",
+            "run_sum",
+            "previous",
+            "repeat_rate",
+            "avg_mean",
+            "avg_var",
+            "lowest",
+            "highest",
+            "tail_quantile",
+            "last_width",
+        ),
+        "counters": (
+            "n_seen",
+            "period",
+            "next_check",
+            "n_rebaseline",
+            "run",
+            "stuck_run",
+            "n_averaged",
+        ),
+    },
+    "scalars.exceed_rate": {  # CalibratedState
+        "stats": ("mean", "spread", "exceed_rate", "excess", "peak"),
+        "counters": ("n_seen", "n_calibrated"),
+    },
+}
 
 
 def registered_kinds() -> dict[str, type[Any]]:
@@ -217,6 +259,8 @@ def _rebuild(meta: dict[str, Any], arrays: Mapping[str, np.ndarray], where: str)
     """
     try:
         component = decode_params(meta, where)
+        if meta["version"] == 2:
+            arrays = _split_v2_vectors(arrays, component.get_state())
         component.set_state(arrays)
         check_state_invariants(component)
     except CheckpointError as exc:
@@ -229,3 +273,29 @@ def _rebuild(meta: dict[str, Any], arrays: Mapping[str, np.ndarray], where: str)
             f"{where}: cannot rebuild the saved component ({type(exc).__name__}: {str(exc):.200})."
         ) from None
     return component
+
+
+def _split_v2_vectors(
+    arrays: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """A version 2 file's arrays with each statistics vector split into named fields.
+
+    A vector whose length is not its layout's is left as it is: ``set_state`` then names it.
+    """
+    out = dict(arrays)
+    for path in expected:
+        for marker, layout in _V2_VECTORS.items():
+            if path == marker or path.endswith(f".{marker}"):
+                _split(out, path[: -len(marker)], layout)
+    return out
+
+
+def _split(arrays: dict[str, np.ndarray], base: str, layout: Mapping[str, tuple[str, ...]]) -> None:
+    """Replace ``<base>stats`` and ``<base>counters`` in ``arrays`` by the named fields."""
+    for vector, names in layout.items():
+        old = arrays.get(base + vector)
+        if old is None or old.ndim == 0 or old.shape[-1] != len(names):
+            continue
+        del arrays[base + vector]
+        for i, name in enumerate(names):
+            arrays[f"{base}scalars.{name}"] = old[..., i : i + 1].copy()

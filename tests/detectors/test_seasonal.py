@@ -10,7 +10,6 @@ import pytest
 
 from oddwatch import FixedThreshold, Monitor
 from oddwatch.detectors import SeasonalDetector
-from oddwatch.detectors._seasonal_kernels import _TAIL_QUANTILE
 from oddwatch.detectors.seasonal import gaussian_abs_quantile
 from oddwatch.errors import InvalidParameterError
 
@@ -33,7 +32,7 @@ def test_gaussian_noise_keeps_its_scale_and_its_spikes():
     det = SeasonalDetector(season_length=0)
     scores = det.update_many(xs)
     # the running 0.99 quantile of |z| stays near the Gaussian 2.576: no widening
-    assert det.get_state()["stats"][_TAIL_QUANTILE] == pytest.approx(2.576, rel=0.15)
+    assert det.get_state()["scalars.tail_quantile"][0] == pytest.approx(2.576, rel=0.15)
     assert (scores[spikes] > 0.8).all()
 
 
@@ -71,7 +70,7 @@ def test_tail_quantile_zero_is_the_plain_gaussian_score():
     xs = np.random.default_rng(5).standard_t(2, 3000)
     det = SeasonalDetector(season_length=0, tail_quantile=0.0)
     scores, expected, scale = det.explain_many(xs)
-    assert det.get_state()["stats"][_TAIL_QUANTILE] == 0.0  # never learned
+    assert det.get_state()["scalars.tail_quantile"][0] == 0.0  # never learned
     rows = zip(xs[64:], expected[64:], scale[64:], strict=True)
     tail = [math.erfc(abs(x - e) / s / math.sqrt(2.0)) for x, e, s in rows]
     bits = -np.log10(np.maximum(tail, 1e-300))

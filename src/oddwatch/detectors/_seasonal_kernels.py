@@ -3,14 +3,18 @@
 :class:`~oddwatch.detectors.SeasonalDetector` runs :func:`step` on its own;
 :class:`~oddwatch.detectors.CalibratedSurpriseDetector` reads its forecast (:func:`forecast`,
 :func:`floored_scale`, :func:`seen_range`) and then runs :func:`step`. The state is a
-:class:`SeasonalState`; its float statistics and integer counters are small vectors indexed
-by the named constants below (one cache line each, shared by every helper kernel).
+:class:`SeasonalState`: three ring buffers and one record (a structured array of one element,
+dtype :data:`SEASONAL_SCALARS`) holding every statistic and counter by name. A kernel takes
+``v = state.scalars[0]`` and reads and writes ``v.level``: numba's record is a view, so the
+writes land in the state, and all the scalars share one base pointer and a few cache lines
+(one key's in ``KeyedMonitor``). Checkpoints store each field as its own array
+(``seasonal.scalars.level``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -19,10 +23,12 @@ from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._season import _ordered_detrended, estimate_period
 
 __all__ = [
+    "SEASONAL_SCALARS",
     "SeasonalParams",
     "SeasonalState",
     "last_width",
     "seasonal_alarm_scale",
+    "seasonal_state",
     "floored_scale",
     "forecast",
     "season_length",
@@ -30,30 +36,6 @@ __all__ = [
     "step",
 ]
 
-# indices into the float state vector
-(
-    _LEVEL,
-    _VAR,
-    _CUSUM_UP,
-    _CUSUM_DOWN,
-    _FAST_RESIDUAL,
-    _SEASON_CORR,
-    _FAST_VAR,
-    _CUSUM_VAR,
-    _RUN_SUM,
-    _PREVIOUS,
-    _REPEAT_RATE,
-    _AVG_MEAN,
-    _AVG_VAR,
-    _LOWEST,
-    _HIGHEST,
-    _TAIL_QUANTILE,
-    _LAST_WIDTH,
-) = range(17)
-_N_STATS = 17
-# indices into the integer counters
-_N_SEEN, _PERIOD, _NEXT_CHECK, _N_REBASELINE, _RUN, _STUCK_RUN, _N_AVG = range(7)
-_N_COUNTERS = 7
 _RAW_CAP = 10.0  # residuals are capped at this many scale units before smoothing
 _AVG_MEMORY = 0.001  # forgetting rate of the distribution of smoothed residuals
 _REPEAT_MEMORY = 0.001  # forgetting rate of how often a value repeats exactly
@@ -69,12 +51,56 @@ _TAIL_RATE_CAP = 0.1  # but never above this
 _STUCK_REPORTED_BITS = 4.0  # a stuck run is reported once, when its surprise passes this
 
 
+SEASONAL_SCALARS = np.dtype(
+    [
+        ("level", np.float64),  # deseasonalised level
+        ("var", np.float64),  # variance of the residuals
+        ("cusum_up", np.float64),  # level CUSUMs of the clipped residuals, up and down
+        ("cusum_down", np.float64),
+        ("fast_residual", np.float64),  # fast mean residual: a CUSUM re-baseline's jump
+        ("season_corr", np.float64),  # autocorrelation of the season in use
+        ("fast_var", np.float64),  # fast residual variance: the scale after a volatility jump
+        ("cusum_var", np.float64),  # volatility CUSUM of z^2
+        ("run_sum", np.float64),  # sum of the residuals of the current run beyond `clip`
+        ("previous", np.float64),  # the last value seen
+        ("repeat_rate", np.float64),  # how often a value repeats its predecessor exactly
+        ("avg_mean", np.float64),  # mean and variance of the smoothed residual (smoothing > 1)
+        ("avg_var", np.float64),
+        ("lowest", np.float64),  # range of the values seen
+        ("highest", np.float64),
+        ("tail_quantile", np.float64),  # running `tail_quantile` quantile of |z| (0: not started)
+        ("last_width", np.float64),  # tail widening used to score the latest point
+        ("n_seen", np.int64),  # points learned
+        ("period", np.int64),  # season length in use (0: none)
+        ("next_check", np.int64),  # n_seen at the next season search
+        ("n_rebaseline", np.int64),  # re-baselines so far
+        ("run", np.int64),  # signed length of the current run beyond `clip`
+        ("stuck_run", np.int64),  # points in a row equal to their predecessor
+        ("n_averaged", np.int64),  # smoothed residuals calibrated so far
+    ]
+)
+
+
 class SeasonalState(NamedTuple):
+    """The seasonal model's learned state: three rings and one record of named scalars."""
+
     history: np.ndarray  # the last 2 * max_season_length values (ring), for season search
     profile: np.ndarray  # seasonal offset per phase
-    stats: np.ndarray  # float statistics, indexed by _LEVEL, _VAR, ...
-    counters: np.ndarray  # integer counters, indexed by _N_SEEN, _PERIOD, ...
     smooth: np.ndarray  # the last `smoothing` capped residuals (ring)
+    scalars: np.ndarray  # one SEASONAL_SCALARS record: statistics and counters by name
+
+
+_FIRST_CHECK = 256  # points before the first season search
+
+
+def seasonal_state(
+    history: np.ndarray, profile: np.ndarray, smooth: np.ndarray, period: int
+) -> SeasonalState:
+    """An empty state over these rings, with ``period`` in use (0: none, or not known yet)."""
+    scalars = np.zeros(1, dtype=SEASONAL_SCALARS)
+    scalars["period"] = period
+    scalars["next_check"] = _FIRST_CHECK
+    return SeasonalState(history=history, profile=profile, smooth=smooth, scalars=scalars)
 
 
 class SeasonalParams(NamedTuple):
@@ -94,40 +120,43 @@ class SeasonalParams(NamedTuple):
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def forecast(profile: np.ndarray, stats: np.ndarray, counters: np.ndarray) -> tuple[float, float]:
+def forecast(s: SeasonalState) -> tuple[float, float]:
     """``(expected, scale)`` for the next point, before it is learned.
 
     ``expected`` is the level plus the profile at the point's phase; ``scale`` is the standard
     deviation of the residuals (0 until two points are seen).
     """
-    n = counters[_N_SEEN]
-    period = counters[_PERIOD]
-    expected = stats[_LEVEL] + (profile[n % period] if period > 0 else 0.0)
-    return expected, math.sqrt(stats[_VAR])
+    v = s.scalars[0]
+    n = v.n_seen
+    period = v.period
+    expected = v.level + (s.profile[n % period] if period > 0 else 0.0)
+    return expected, math.sqrt(v.var)
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def floored_scale(stats: np.ndarray, scale: float) -> float:
+def floored_scale(s: SeasonalState, scale: float) -> float:
     """``scale`` floored at ``1e-9 * (1 + |level|)``, so residuals can be divided by it."""
-    return float(max(scale, 1e-9 * (1.0 + abs(stats[_LEVEL]))))
+    v = s.scalars[0]
+    return float(max(scale, 1e-9 * (1.0 + abs(v.level))))
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def seen_range(stats: np.ndarray) -> tuple[float, float]:
+def seen_range(s: SeasonalState) -> tuple[float, float]:
     """``(lowest, highest)`` value seen so far."""
-    return stats[_LOWEST], stats[_HIGHEST]
+    v = s.scalars[0]
+    return v.lowest, v.highest
 
 
-def season_length(counters: np.ndarray) -> int:
+def season_length(s: SeasonalState) -> int:
     """Season length in use (0 while none is known)."""
-    return int(counters[_PERIOD])
+    return int(s.scalars["period"][0])
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _adopt_period(
-    history: np.ndarray, profile: np.ndarray, stats: np.ndarray, n: int, period: int
-) -> None:
+def _adopt_period(s: SeasonalState, n: int, period: int) -> None:
     """Seed the seasonal profile, level and variance of a newly found season from history."""
+    v = s.scalars[0]
+    history, profile = s.history, s.profile
     m = min(n, history.shape[0])
     m -= m % period
     y = _ordered_detrended(history, n, m)
@@ -142,18 +171,17 @@ def _adopt_period(
     level = 0.0
     for i in range(m - period, m):
         level += history[(n - m + i) % history.shape[0]] - profile[(n - m + i) % period]
-    stats[_LEVEL] = level / period
+    v.level = level / period
     var = 0.0
     for i in range(m):
         r = y[i] - profile[(n - m + i) % period]
         var += r * r
-    stats[_VAR] = var / m
+    v.var = var / m
 
 
 @numba.jit(**NUMBA_OPTIONS)
 def _rebaseline(
-    stats: np.ndarray,
-    counters: np.ndarray,
+    v: Any,
     z: float,
     zc: float,
     residual: float,
@@ -165,37 +193,37 @@ def _rebaseline(
     their mean; a two-sided CUSUM catches smaller sustained shifts. Scale: a CUSUM on
     ``z^2`` catches a lasting rise in volatility and lifts the scale to a fast estimate.
     """
-    run = counters[_RUN]
+    run = v.run
     big = abs(z) >= abs(zc) and abs(zc) > 0.0 and abs(z) > 3.0
     if big and (run == 0 or (run > 0) == (z > 0)):
         run = run + 1 if z > 0 else run - 1
-        stats[_RUN_SUM] += residual
+        v.run_sum += residual
     elif big:
         run = 1 if z > 0 else -1
-        stats[_RUN_SUM] = residual
+        v.run_sum = residual
     else:
         run = 0
-        stats[_RUN_SUM] = 0.0
-    stats[_CUSUM_UP] = max(0.0, stats[_CUSUM_UP] + zc - _CUSUM_SLACK)
-    stats[_CUSUM_DOWN] = max(0.0, stats[_CUSUM_DOWN] - zc - _CUSUM_SLACK)
+        v.run_sum = 0.0
+    v.cusum_up = max(0.0, v.cusum_up + zc - _CUSUM_SLACK)
+    v.cusum_down = max(0.0, v.cusum_down - zc - _CUSUM_SLACK)
     if abs(run) >= _RUN_LENGTH:
-        stats[_LEVEL] += stats[_RUN_SUM] / abs(run)
-    elif stats[_CUSUM_UP] > change_threshold or stats[_CUSUM_DOWN] > change_threshold:
-        stats[_LEVEL] += stats[_FAST_RESIDUAL]
+        v.level += v.run_sum / abs(run)
+    elif v.cusum_up > change_threshold or v.cusum_down > change_threshold:
+        v.level += v.fast_residual
     else:
-        counters[_RUN] = run
-        stats[_CUSUM_VAR] = max(0.0, stats[_CUSUM_VAR] + min(z * z, 25.0) - _VAR_SLACK)
-        if stats[_CUSUM_VAR] > _VAR_THRESHOLD:
-            stats[_VAR] = max(stats[_VAR], stats[_FAST_VAR])
-            stats[_CUSUM_VAR] = 0.0
-            counters[_N_REBASELINE] += 1
+        v.run = run
+        v.cusum_var = max(0.0, v.cusum_var + min(z * z, 25.0) - _VAR_SLACK)
+        if v.cusum_var > _VAR_THRESHOLD:
+            v.var = max(v.var, v.fast_var)
+            v.cusum_var = 0.0
+            v.n_rebaseline += 1
         return
-    stats[_FAST_RESIDUAL] = 0.0
-    stats[_RUN_SUM] = 0.0
-    stats[_CUSUM_UP] = 0.0
-    stats[_CUSUM_DOWN] = 0.0
-    counters[_RUN] = 0
-    counters[_N_REBASELINE] += 1
+    v.fast_residual = 0.0
+    v.run_sum = 0.0
+    v.cusum_up = 0.0
+    v.cusum_down = 0.0
+    v.run = 0
+    v.n_rebaseline += 1
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -219,9 +247,7 @@ def beyond_range(x: float, lowest: float, highest: float, margin: float) -> bool
 
 @numba.jit(**NUMBA_OPTIONS)
 def _surprise(
-    smooth: np.ndarray,
-    stats: np.ndarray,
-    counters: np.ndarray,
+    s: SeasonalState,
     z: float,
     x: float,
     range_margin: float,
@@ -234,28 +260,30 @@ def _surprise(
     calibrates each stream to its own noise. A value beyond the range seen so far by more
     than ``range_margin`` times that range is at most 1e-4 likely.
     """
+    v = s.scalars[0]
+    smooth = s.smooth
     width = smooth.shape[0]
     if width == 1:
         p = math.erfc(abs(z) / _SQRT2)
     else:
-        k = counters[_N_AVG]
+        k = v.n_averaged
         avg = push_mean(smooth, k, min(abs(z), _RAW_CAP))
         p = 1.0
         if k >= width:
-            spread = math.sqrt(max(stats[_AVG_VAR], 1e-6))
-            p = 0.5 * math.erfc((avg - stats[_AVG_MEAN]) / spread / _SQRT2)
+            spread = math.sqrt(max(v.avg_var, 1e-6))
+            p = 0.5 * math.erfc((avg - v.avg_mean) / spread / _SQRT2)
         rate = max(_AVG_MEMORY, 1.0 / (k + 1))
-        delta = avg - stats[_AVG_MEAN]
-        stats[_AVG_MEAN] += rate * delta
-        stats[_AVG_VAR] += rate * (delta * delta - stats[_AVG_VAR])
-        counters[_N_AVG] = k + 1
-    if range_margin > 0.0 and beyond_range(x, stats[_LOWEST], stats[_HIGHEST], range_margin):
+        delta = avg - v.avg_mean
+        v.avg_mean += rate * delta
+        v.avg_var += rate * (delta * delta - v.avg_var)
+        v.n_averaged = k + 1
+    if range_margin > 0.0 and beyond_range(x, v.lowest, v.highest, range_margin):
         p = min(p, 1e-4)
     return p
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _tail_width(stats: np.ndarray, params: SeasonalParams, z: float, learned: int) -> float:
+def _tail_width(v: Any, params: SeasonalParams, z: float, learned: int) -> float:
     """How much wider than Gaussian the residuals' tail is (>= 1), then learn from ``|z|``.
 
     A running estimate ``q`` of the ``tail_quantile`` quantile of ``|z|`` (stochastic
@@ -269,104 +297,105 @@ def _tail_width(stats: np.ndarray, params: SeasonalParams, z: float, learned: in
     level, gaussian = params.tail_quantile, params.gaussian_quantile
     if level <= 0.0:
         return 1.0
-    q = stats[_TAIL_QUANTILE]
+    q = v.tail_quantile
     if q <= 0.0:
         q = gaussian
     width: float = max(1.0, q / gaussian)
     above = 1.0 if abs(z) > q else 0.0
     rate = min(_TAIL_RATE_CAP, max(_TAIL_RATE, _TAIL_START / (learned + 1.0)))
-    stats[_TAIL_QUANTILE] = q + rate * max(q, 0.1) * (above - (1.0 - level))
+    v.tail_quantile = q + rate * max(q, 0.1) * (above - (1.0 - level))
     return width
 
 
 @numba.jit(**NUMBA_OPTIONS)
 def step(state: SeasonalState, params: SeasonalParams, x: float) -> float:
     """Score ``x`` against the forecast, then learn it (see ``SeasonalDetector``)."""
-    history, profile, stats, counters, smooth = state
+    s = state
+    history, profile = s.history, s.profile
+    v = s.scalars[0]  # a record: its fields are the state's, written in place
     level_rate, season_rate, scale_rate = params.level_rate, params.season_rate, params.scale_rate
     clip, change_threshold, warmup = params.clip, params.change_threshold, params.warmup
     fixed_period, min_period, max_period = params.fixed_period, params.min_period, params.max_period
     min_corr = params.min_season_correlation
     range_margin = params.range_margin
-    n = counters[_N_SEEN]
-    period = counters[_PERIOD]
+    n = v.n_seen
+    period = v.period
     score = math.nan
     if n == 0:
-        stats[_LEVEL] = x
+        v.level = x
     else:
-        expected, scale = forecast(profile, stats, counters)
+        expected, scale = forecast(s)
         residual = x - expected
-        scale = floored_scale(stats, scale)
+        scale = floored_scale(s, scale)
         z = residual / scale
         # a value frozen for longer than its own repeat rate makes likely is "stuck"
-        stuck_run = counters[_STUCK_RUN] + 1 if x == stats[_PREVIOUS] else 0
-        counters[_STUCK_RUN] = stuck_run
+        stuck_run = v.stuck_run + 1 if x == v.previous else 0
+        v.stuck_run = stuck_run
         if n >= warmup:
-            width = _tail_width(stats, params, z, n - warmup)
-            stats[_LAST_WIDTH] = width
-            bits = -math.log10(
-                max(_surprise(smooth, stats, counters, z / width, x, range_margin), 1e-300)
-            )
+            width = _tail_width(v, params, z, n - warmup)
+            v.last_width = width
+            bits = -math.log10(max(_surprise(s, z / width, x, range_margin), 1e-300))
             score = bits / (1.0 + bits)
             if stuck_run > 0:  # its own channel: one report when a run becomes improbable
-                per_point = -math.log10(stats[_REPEAT_RATE] + 1.0 / (n + 2.0))
+                per_point = -math.log10(v.repeat_rate + 1.0 / (n + 2.0))
                 stuck_bits = stuck_run * per_point
                 if stuck_bits - per_point >= _STUCK_REPORTED_BITS:
                     stuck_bits = min(stuck_bits, 1.0)  # already reported this run
                 score = max(score, stuck_bits / (1.0 + stuck_bits))
         repeat_rate = max(_REPEAT_MEMORY, 1.0 / n)
-        stats[_REPEAT_RATE] += repeat_rate * ((1.0 if stuck_run > 0 else 0.0) - stats[_REPEAT_RATE])
+        v.repeat_rate += repeat_rate * ((1.0 if stuck_run > 0 else 0.0) - v.repeat_rate)
         # learn: Huber-clipped residual so a spike cannot drag the baseline
         warm = n >= warmup
         zc = max(-clip, min(clip, z)) if warm else z
         step_size = zc * scale
         rate = max(level_rate, 1.0 / (n + 1))
-        stats[_LEVEL] += rate * step_size
+        v.level += rate * step_size
         if period > 0:
             profile[n % period] += season_rate * (1.0 - rate) * step_size
         r2 = residual * residual
         if not warm:
-            stats[_VAR] += (r2 - stats[_VAR]) / n
+            v.var += (r2 - v.var) / n
         elif abs(z) <= _PROTECT:
-            stats[_VAR] += scale_rate * (min(r2, clip * clip * stats[_VAR]) - stats[_VAR])
-        stats[_FAST_VAR] += 0.05 * (r2 - stats[_FAST_VAR])
-        stats[_FAST_RESIDUAL] += 0.3 * (residual - stats[_FAST_RESIDUAL])
+            v.var += scale_rate * (min(r2, clip * clip * v.var) - v.var)
+        v.fast_var += 0.05 * (r2 - v.fast_var)
+        v.fast_residual += 0.3 * (residual - v.fast_residual)
         if warm:
-            _rebaseline(stats, counters, z, zc, residual, change_threshold)
-    stats[_PREVIOUS] = x
-    stats[_LOWEST] = min(stats[_LOWEST], x) if n > 0 else x
-    stats[_HIGHEST] = max(stats[_HIGHEST], x) if n > 0 else x
+            _rebaseline(v, z, zc, residual, change_threshold)
+    v.previous = x
+    v.lowest = min(v.lowest, x) if n > 0 else x
+    v.highest = max(v.highest, x) if n > 0 else x
     history[n % history.shape[0]] = x
     n += 1
-    counters[_N_SEEN] = n
-    if fixed_period < 0 and n >= counters[_NEXT_CHECK]:
+    v.n_seen = n
+    if fixed_period < 0 and n >= v.next_check:
         found, corr = estimate_period(history, n, min_period, max_period, min_corr)
         if found > 0 and found != period:
-            _adopt_period(history, profile, stats, n, found)
-            counters[_PERIOD] = found
-            stats[_SEASON_CORR] = corr
+            _adopt_period(s, n, found)
+            v.period = found
+            v.season_corr = corr
         size = history.shape[0]
         if n < size:
-            counters[_NEXT_CHECK] = 2 * n
+            v.next_check = 2 * n
         else:
-            counters[_NEXT_CHECK] = n + (size if counters[_PERIOD] == 0 else 4 * size)
+            v.next_check = n + (size if v.period == 0 else 4 * size)
     return score
 
 
 @numba.jit(**NUMBA_OPTIONS)
 def seasonal_forecast(state: SeasonalState, params: SeasonalParams) -> tuple[float, float]:
     """:func:`forecast` of a whole seasonal state (the detector's ``_forecast`` kernel)."""
-    expected, scale = forecast(state.profile, state.stats, state.counters)
+    expected, scale = forecast(state)
     return expected, scale
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def last_width(stats: np.ndarray) -> float:
+def last_width(s: SeasonalState) -> float:
     """The tail widening used to score the latest point (>= 1; 1 before any score)."""
-    return float(max(1.0, stats[_LAST_WIDTH]))
+    v = s.scalars[0]
+    return float(max(1.0, v.last_width))
 
 
 @numba.jit(**NUMBA_OPTIONS)
 def seasonal_alarm_scale(state: SeasonalState, params: SeasonalParams) -> float:
     """:func:`last_width` of a seasonal state (the detector's ``_alarm_scale`` kernel)."""
-    return float(last_width(state.stats))
+    return float(last_width(state))

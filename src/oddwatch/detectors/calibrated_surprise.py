@@ -25,23 +25,38 @@ from oddwatch.detectors._seasonal_kernels import (
 from oddwatch.detectors._seasonal_kernels import step as seasonal_step
 from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
 
-__all__ = ["CalibratedParams", "CalibratedState", "CalibratedSurpriseDetector", "step_both"]
+__all__ = [
+    "CALIBRATED_SCALARS",
+    "CalibratedParams",
+    "CalibratedState",
+    "CalibratedSurpriseDetector",
+    "step_both",
+]
 
-# indices into the float statistics
-_MEAN, _SPREAD, _EXCEED_RATE, _EXCESS, _PEAK = range(5)
-_N_STATS = 5
-# indices into the integer counters
-_N_SEEN, _N_CALIBRATED = range(2)
 _MIN_SPREAD = 1e-8
 _EXCESS_SPEEDUP = 20.0  # the mean excess above the tail level adapts this much faster
 _SQRT2 = math.sqrt(2.0)
 
 
+CALIBRATED_SCALARS = np.dtype(
+    [
+        ("mean", np.float64),  # running mean and variance of the averaged deviation
+        ("spread", np.float64),
+        ("exceed_rate", np.float64),  # how often the average exceeds mean + tail_level * sd
+        ("excess", np.float64),  # mean excess above that level (the exponential tail's scale)
+        ("peak", np.float64),  # remembered peak surprise (decays with `half_life`)
+        ("n_seen", np.int64),  # points seen
+        ("n_calibrated", np.int64),  # averages calibrated
+    ]
+)
+
+
 class CalibratedState(NamedTuple):
+    """The forecast's state, then the calibration's: a ring and a record of named scalars."""
+
     seasonal: SeasonalState  # the forecast
     window: np.ndarray  # the last `smoothing` capped deviations (ring)
-    stats: np.ndarray  # calibration statistics, indexed by _MEAN, _SPREAD, ...
-    counters: np.ndarray  # [points seen, averages calibrated]
+    scalars: np.ndarray  # one CALIBRATED_SCALARS record: the calibration's statistics by name
 
 
 class CalibratedParams(NamedTuple):
@@ -56,65 +71,63 @@ class CalibratedParams(NamedTuple):
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _calibrated(
-    stats: np.ndarray, counters: np.ndarray, avg: float, memory: float, tail_level: float
-) -> float:
+def _calibrated(v: Any, avg: float, memory: float, tail_level: float) -> float:
     """Surprise ``-log10 p`` of ``avg`` against the stream's own history of averages, then learn it.
 
     Below ``mean + tail_level * sd`` the tail probability is Gaussian (floored by the observed
     rate of exceeding that level); above it the tail decays exponentially with the mean excess
     seen so far, so heavy-tailed streams calibrate themselves instead of firing all the time.
     """
-    k = counters[_N_CALIBRATED]
-    mean = stats[_MEAN]
-    sd = math.sqrt(max(stats[_SPREAD], _MIN_SPREAD))
+    k = v.n_calibrated
+    mean = v.mean
+    sd = math.sqrt(max(v.spread, _MIN_SPREAD))
     upper = mean + tail_level * sd
     surprise = 0.0
     if k >= 2:
         if avg > upper:
-            p = stats[_EXCEED_RATE] * math.exp(-(avg - upper) / max(stats[_EXCESS], 1e-3 * sd))
+            p = v.exceed_rate * math.exp(-(avg - upper) / max(v.excess, 1e-3 * sd))
         else:
-            p = max(stats[_EXCEED_RATE], 0.5 * math.erfc((avg - mean) / sd / _SQRT2))
+            p = max(v.exceed_rate, 0.5 * math.erfc((avg - mean) / sd / _SQRT2))
         surprise = -math.log10(max(p, 1e-300))
     rate = max(memory, 1.0 / (k + 1))
     delta = avg - mean
-    stats[_MEAN] = mean + rate * delta
-    stats[_SPREAD] += rate * (delta * delta - stats[_SPREAD])
+    v.mean = mean + rate * delta
+    v.spread += rate * (delta * delta - v.spread)
     above = avg > upper
-    stats[_EXCEED_RATE] += rate * ((1.0 if above else 0.0) - stats[_EXCEED_RATE])
+    v.exceed_rate += rate * ((1.0 if above else 0.0) - v.exceed_rate)
     if above:
         fast = max(memory * _EXCESS_SPEEDUP, 1.0 / (k + 1))
-        stats[_EXCESS] += fast * ((avg - upper) - stats[_EXCESS])
-    counters[_N_CALIBRATED] = k + 1
+        v.excess += fast * ((avg - upper) - v.excess)
+    v.n_calibrated = k + 1
     return surprise
 
 
 @numba.jit(**INLINE_OPTIONS)
 def step_both(state: CalibratedState, params: CalibratedParams, x: float) -> tuple[float, float]:
     """Score ``x`` (calibrated surprise, and the seasonal kernel's own point score), then learn."""
-    seasonal, window, stats, counters = state
+    seasonal, window = state.seasonal, state.window
+    v = state.scalars[0]  # a record: its fields are the state's, written in place
     warmup, cap, memory, tail_level = params.warmup, params.cap, params.memory, params.tail_level
     range_margin, range_surprise, decay = params.range_margin, params.range_surprise, params.decay
-    seasonal_stats = seasonal.stats
-    n = counters[_N_SEEN]
+    n = v.n_seen
     # the seasonal forecast and residual scale in force before x is learned
-    expected, scale = forecast(seasonal.profile, seasonal_stats, seasonal.counters)
-    scale = floored_scale(seasonal_stats, scale)
-    lowest, highest = seen_range(seasonal_stats)
+    expected, scale = forecast(seasonal)
+    scale = floored_scale(seasonal, scale)
+    lowest, highest = seen_range(seasonal)
     # no forecast exists for the first point: count it as a maximal deviation (the prior)
     deviation = min(abs(x - expected) / scale, cap) if n > 0 else cap
     avg = push_mean(window, n, deviation)
-    surprise = _calibrated(stats, counters, avg, memory, tail_level)
+    surprise = _calibrated(v, avg, memory, tail_level)
     if range_margin > 0.0 and n > warmup and beyond_range(x, lowest, highest, range_margin):
         surprise = max(surprise, range_surprise)
     score = math.nan
     if n >= warmup:
-        previous = stats[_PEAK] * decay
+        previous = v.peak * decay
         fresh = surprise if surprise > previous else 0.0
-        stats[_PEAK] = max(previous, surprise)
+        v.peak = max(previous, surprise)
         score = fresh / (1.0 + fresh)
     point = seasonal_step(seasonal, params.seasonal, x)
-    counters[_N_SEEN] = n + 1
+    v.n_seen = n + 1
     return score, point
 
 
@@ -227,9 +240,14 @@ class CalibratedSurpriseDetector(Detector):
         return calibrated_state(self, self._forecaster()._state)
 
     @property
+    def n_seen_(self) -> int:
+        """Number of points learned so far."""
+        return int(self._state.scalars["n_seen"][0])
+
+    @property
     def period_(self) -> int:
         """Season length in use by the forecast (0 while none is known)."""
-        return season_length(self._state.seasonal.counters)
+        return season_length(self._state.seasonal)
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
@@ -257,6 +275,5 @@ def calibrated_state(detector: Any, seasonal: SeasonalState) -> CalibratedState:
     return CalibratedState(
         seasonal=seasonal,
         window=np.zeros(detector.smoothing),
-        stats=np.zeros(_N_STATS),
-        counters=np.zeros(2, dtype=np.int64),
+        scalars=np.zeros(1, dtype=CALIBRATED_SCALARS),
     )

@@ -116,9 +116,9 @@ class ShapeAndPointParams(NamedTuple):
 def _step(state: ShapeAndPointState, params: ShapeAndPointParams, x: float) -> float:
     seasonal = state.seasonal
     raw_point = math.nan
-    if seasonal.counters[0] >= params.seasonal.warmup:  # the forecast's warm-up is over
-        expected, scale = forecast(seasonal.profile, seasonal.stats, seasonal.counters)
-        raw_point = abs(x - expected) / floored_scale(seasonal.stats, scale)
+    if seasonal.scalars[0].n_seen >= params.seasonal.warmup:  # the forecast's warm-up is over
+        expected, scale = forecast(seasonal)
+        raw_point = abs(x - expected) / floored_scale(seasonal, scale)
     seasonal_step(seasonal, params.seasonal, x)
     shape = state.discord
     distance = _discord.discord_step(

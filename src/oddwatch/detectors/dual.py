@@ -61,7 +61,7 @@ def _step(state: DualState, params: DualParams, x: float) -> float:
 @numba.jit(**NUMBA_OPTIONS)
 def _forecast(state: DualState, params: DualParams) -> tuple[float, float]:
     seasonal = state.calibrated.seasonal
-    expected, scale = forecast(seasonal.profile, seasonal.stats, seasonal.counters)
+    expected, scale = forecast(seasonal)
     return expected, scale
 
 
@@ -70,7 +70,7 @@ def _alarm_scale(state: DualState, params: DualParams) -> float:
     """The point surprise's tail widening, or 1 when the calibrated surprise won."""
     if state.sustained_won[0]:
         return 1.0
-    return float(last_width(state.calibrated.seasonal.stats))
+    return float(last_width(state.calibrated.seasonal))
 
 
 class DualSurpriseDetector(Detector):
@@ -188,12 +188,12 @@ class DualSurpriseDetector(Detector):
 
     @property
     def n_seen_(self) -> int:
-        return int(self._state.calibrated.counters[0])
+        return int(self._state.calibrated.scalars["n_seen"][0])
 
     @property
     def period_(self) -> int:
         """Season length in use by the forecast (0 while none is known)."""
-        return season_length(self._state.calibrated.seasonal.counters)
+        return season_length(self._state.calibrated.seasonal)
 
     @staticmethod
     def _test_params() -> dict[str, Any]:

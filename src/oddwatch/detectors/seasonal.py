@@ -11,17 +11,13 @@ from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors._seasonal_kernels import (
-    _LEVEL,
-    _N_COUNTERS,
-    _N_STATS,
-    _NEXT_CHECK,
-    _PERIOD,
     SeasonalParams,
     SeasonalState,
     forecast,
     season_length,
     seasonal_alarm_scale,
     seasonal_forecast,
+    seasonal_state,
     step,
 )
 from oddwatch.errors import InvalidParameterError
@@ -167,26 +163,27 @@ class SeasonalDetector(Detector):
     def _initial_state(self) -> SeasonalState:
         fixed = self._fixed_period()
         size = max(fixed, self.max_season_length if fixed < 0 else 1)
-        counters = np.zeros(_N_COUNTERS, dtype=np.int64)
-        counters[_PERIOD] = max(fixed, 0)
-        counters[_NEXT_CHECK] = 256
-        return SeasonalState(
+        return seasonal_state(
             history=np.zeros(2 * size if fixed < 0 else 1),
             profile=np.zeros(size),
-            stats=np.zeros(_N_STATS),
-            counters=counters,
             smooth=np.zeros(self.smoothing),
+            period=max(fixed, 0),
         )
+
+    @property
+    def n_seen_(self) -> int:
+        """Number of points learned so far."""
+        return int(self._state.scalars["n_seen"][0])
 
     @property
     def period_(self) -> int:
         """Season length in use (0 while none is known)."""
-        return season_length(self._state.counters)
+        return season_length(self._state)
 
     @property
     def level_(self) -> float:
         """Current deseasonalised level."""
-        return float(self._state.stats[_LEVEL])
+        return float(self._state.scalars["level"][0])
 
     @property
     def scale_(self) -> float:
@@ -198,8 +195,7 @@ class SeasonalDetector(Detector):
         return float(self._forecast_now()[0])
 
     def _forecast_now(self) -> tuple[float, float]:
-        state = self._state
-        expected, scale = forecast(state.profile, state.stats, state.counters)
+        expected, scale = forecast(self._state)
         return expected, scale
 
     @staticmethod
