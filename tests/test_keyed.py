@@ -403,3 +403,31 @@ def test_update_falls_back_to_the_checked_path_for_other_inputs():
     assert monitor.update(7, 2.0).value == 2.0  # key converted to "7"
     assert np.isnan(monitor.update("a", float("nan")).score)
     assert monitor.n_skipped_ == 1 and monitor.n_seen_ == 3 and sorted(monitor.keys_) == ["7", "a"]
+
+
+def test_a_reason_depends_only_on_its_own_keys_values():
+    # issue 14: b's last value equals a's value just before it in the batch, but b itself
+    # never repeated a value, so b's reason is what b alone would get (not "stuck")
+    keys = ["a", "b"] * 7
+    values = [1.0, 10.0, 2.0, 11.0] * 3 + [7.0, 7.0]
+    keyed = KeyedMonitor(RollingZScore(window_size=4)).update_many(keys, values)
+    alone = Monitor(RollingZScore(window_size=4)).update_many(values[1::2])
+    assert keyed.is_anomaly[13] and alone.is_anomaly[6]
+    assert keyed.reason(13) == alone.reason(6)
+    assert "stuck" not in keyed.reason(13)
+    point = KeyedMonitor(RollingZScore(window_size=4))
+    verdicts = [point.update(k, x) for k, x in zip(keys, values, strict=True)]
+    assert verdicts[13].reason == alone.reason(6)
+
+
+def test_a_key_stuck_across_batches_is_still_reported_stuck():
+    names, values = stream(1200, ["a", "b"], seed=5)
+    at_a = np.flatnonzero(names == "a")
+    values[at_a[400:430]] = values[at_a[399]]
+    whole = KeyedMonitor(SeasonalDetector(season_length=0)).update_many(names, values)
+    stuck = [i for i in at_a[400:430] if whole.is_anomaly[i]]
+    assert stuck and whole.reason(stuck[0]).endswith("has stopped changing (stuck value)")
+    split = KeyedMonitor(SeasonalDetector(season_length=0))
+    split.update_many(names[: stuck[0]], values[: stuck[0]])
+    rest = split.update_many(names[stuck[0] :], values[stuck[0] :])
+    assert rest.reason(0) == whole.reason(stuck[0])

@@ -170,3 +170,26 @@ def test_assume_valid_skips_the_checks_and_gives_the_same_result():
     np.testing.assert_array_equal(checked.score, trusted.score)
     np.testing.assert_array_equal(checked.is_anomaly, trusted.is_anomaly)
     assert not trusted.is_invalid.any()
+
+
+def test_the_stuck_value_reason_does_not_depend_on_chunks_or_the_path():
+    xs = _stream(600)
+    xs[500:530] = xs[499]
+    whole = Monitor().update_many(xs)
+    i = 500 + int(np.flatnonzero(whole.is_anomaly[500:530])[0])
+    assert whole.reason(i).endswith("has stopped changing (stuck value)")
+    split = Monitor()
+    split.update_many(xs[:i])
+    assert split.update_many(xs[i:]).reason(0) == whole.reason(i)
+    loop = Monitor()
+    verdicts = [loop.update(float(x)) for x in xs]
+    assert [v.reason for v in verdicts] == [whole.reason(j) for j in range(len(xs))]
+
+
+def test_the_previous_value_skips_invalid_points():
+    xs = _stream(600)
+    xs[500:530] = xs[499]
+    xs[500] = np.nan  # skipped: the next point still repeats the last valid value
+    result = Monitor(on_invalid="skip").update_many(xs)
+    flagged = [j for j in range(501, 530) if result.is_anomaly[j]]
+    assert flagged and result.reason(flagged[0]).endswith("(stuck value)")

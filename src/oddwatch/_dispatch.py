@@ -34,7 +34,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from oddwatch.config import NUMBA_OPTIONS
+from oddwatch.config import INLINE_OPTIONS, NUMBA_OPTIONS
 
 __all__ = [
     "keyed_monitor_block",
@@ -107,36 +107,32 @@ def _step_of(state: Any, params: Any, x: Any) -> Any:
     return impl
 
 
-@overload(forecast_of)
-def _forecast_of(state: Any, params: Any) -> Any:
-    kernel = _kernel(state, "forecast")
-    if kernel is None:
-
-        def blank(state: Any, params: Any) -> Any:
-            return math.nan, math.nan
-
-        return blank
-
-    def impl(state: Any, params: Any) -> Any:
-        return kernel(state, params)
-
-    return impl
+def _no_forecast(state: Any, params: Any) -> tuple[float, float]:
+    return math.nan, math.nan
 
 
-@overload(alarm_scale_of)
-def _alarm_scale_of(state: Any, params: Any) -> Any:
-    kernel = _kernel(state, "alarm_scale")
-    if kernel is None:
+def _usual_scale(state: Any, params: Any) -> float:
+    return 1.0
 
-        def one(state: Any, params: Any) -> Any:
-            return 1.0
 
-        return one
+def _optional_kernel(role: str, absent: Callable[[Any, Any], Any]) -> Any:
+    """The typing function of a ``(state, params)`` role: the registered kernel or ``absent``."""
 
-    def impl(state: Any, params: Any) -> Any:
-        return kernel(state, params)
+    def resolve(state: Any, params: Any) -> Any:
+        kernel = _kernel(state, role)
+        if kernel is None:
+            return absent
 
-    return impl
+        def impl(state: Any, params: Any) -> Any:
+            return kernel(state, params)
+
+        return impl
+
+    return resolve
+
+
+overload(forecast_of)(_optional_kernel("forecast", _no_forecast))
+overload(alarm_scale_of)(_optional_kernel("alarm_scale", _usual_scale))
 
 
 @overload(alarm_of)
@@ -219,39 +215,70 @@ def run_alarm_block(
         out[i] = alarm_of(state, params, scores[i], thresholds[i], widths[i])
 
 
-@numba.jit(**NUMBA_OPTIONS)
-def monitor_point(
-    counters: np.ndarray,
-    detector: Any,
-    detector_params: Any,
-    threshold: Any,
-    threshold_params: Any,
-    alarm: Any,
-    alarm_params: Any,
-    x: float,
-) -> tuple[float, float, float, bool, float, float, bool, float]:
-    """One point through detector, threshold and alarm stage; ``counters[0]`` counts it.
+@numba.jit(**INLINE_OPTIONS)
+def _through_stages(stages: Any, x: float) -> tuple[float, float, float, float]:
+    """One point through detector, threshold and alarm stage (inlined into each loop below).
 
-    Returns the fields of a :class:`~oddwatch.Verdict`: ``x``, reported score, threshold,
-    flag, expected, scale, invalid (False) and previous value (unknown: ``nan``).
+    ``stages`` is ``((detector, params), (threshold, params), (alarm, params))``, each a
+    state tuple and its kernel parameters. Returns the reported score, the threshold in
+    force, and the forecast (expected, scale) read before the detector learns ``x``; the
+    point is flagged when the reported score is above the threshold.
     """
-    counters[0] += 1
+    (detector, detector_params), (threshold, threshold_params), (alarm, alarm_params) = stages
     expected, scale = forecast_of(detector, detector_params)
     score = step_of(detector, detector_params, x)
     width = alarm_scale_of(detector, detector_params)
     level = step_of(threshold, threshold_params, score)
     reported = alarm_of(alarm, alarm_params, score, level, width)
-    return x, reported, level, reported > level, expected, scale, False, math.nan
+    return reported, level, expected, scale
+
+
+@numba.jit(**INLINE_OPTIONS)
+def _slot_stages(keyed: Any, previous: np.ndarray, s: int, fresh: bool, x: float) -> Any:
+    """Slot ``s``'s stages, reset first if ``fresh`` (a new key); and its previous value.
+
+    ``keyed`` is ``((rows, initial, params), ...)`` per stage: the state arrays with a leading
+    slot dimension, the initial state and the kernel parameters. The slot's previous value
+    (``nan`` for a new key) is returned and ``x`` recorded in its place.
+    """
+    (detector, detector_initial, detector_params) = keyed[0]
+    (threshold, threshold_initial, threshold_params) = keyed[1]
+    (alarm, alarm_initial, alarm_params) = keyed[2]
+    if fresh:
+        reset_row(detector, detector_initial, s)
+        reset_row(threshold, threshold_initial, s)
+        reset_row(alarm, alarm_initial, s)
+        previous[s] = math.nan
+    before: float = previous[s]
+    previous[s] = x
+    stages = (
+        (row_of(detector, s), detector_params),
+        (row_of(threshold, s), threshold_params),
+        (row_of(alarm, s), alarm_params),
+    )
+    return stages, before
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def monitor_point(
+    counters: np.ndarray, previous: np.ndarray, stages: Any, x: float
+) -> tuple[float, float, float, bool, float, float, bool, float]:
+    """One point through the ``stages`` (see :func:`_through_stages`); ``counters[0]`` counts it.
+
+    Returns the fields of a :class:`~oddwatch.Verdict`: ``x``, reported score, threshold,
+    flag, expected, scale, invalid (False) and the series' previous value, ``previous[0]``
+    (``nan`` before the first), which then becomes ``x``.
+    """
+    counters[0] += 1
+    before = previous[0]
+    previous[0] = x
+    reported, level, expected, scale = _through_stages(stages, x)
+    return x, reported, level, reported > level, expected, scale, False, before
 
 
 @numba.jit(**NUMBA_OPTIONS)
 def monitor_block(
-    detector: Any,
-    detector_params: Any,
-    threshold: Any,
-    threshold_params: Any,
-    alarm: Any,
-    alarm_params: Any,
+    stages: Any,
     xs: np.ndarray,
     score: np.ndarray,
     level: np.ndarray,
@@ -261,27 +288,14 @@ def monitor_block(
 ) -> None:
     """:func:`monitor_point` over a chunk of valid values, into arrays."""
     for i in range(xs.shape[0]):
-        expected[i], scale[i] = forecast_of(detector, detector_params)
-        s = step_of(detector, detector_params, xs[i])
-        width = alarm_scale_of(detector, detector_params)
-        t = step_of(threshold, threshold_params, s)
-        reported = alarm_of(alarm, alarm_params, s, t, width)
-        score[i] = reported
-        level[i] = t
-        flag[i] = reported > t
+        score[i], level[i], expected[i], scale[i] = _through_stages(stages, xs[i])
+        flag[i] = score[i] > level[i]
 
 
 @numba.jit(**NUMBA_OPTIONS)
 def keyed_monitor_block(
-    detector: Any,
-    detector_initial: Any,
-    detector_params: Any,
-    threshold: Any,
-    threshold_initial: Any,
-    threshold_params: Any,
-    alarm: Any,
-    alarm_initial: Any,
-    alarm_params: Any,
+    keyed: Any,
+    previous: np.ndarray,
     order: np.ndarray,
     slots: np.ndarray,
     fresh: np.ndarray,
@@ -291,56 +305,27 @@ def keyed_monitor_block(
     flag: np.ndarray,
     expected: np.ndarray,
     scale: np.ndarray,
+    before: np.ndarray,
 ) -> None:
-    """:func:`monitor_block` where point ``i`` uses slot ``slots[i]``'s rows of every state.
+    """:func:`monitor_block` where point ``i`` runs on slot ``slots[i]`` (see :func:`_slot_stages`).
 
-    A point with ``fresh[i]`` first resets its slot to the initial state (a new key).
     Points are visited in ``order``; each key's points must keep their order in it.
+    ``before[i]`` is the key's previous value (``nan`` for a new key).
     """
     for i in order:
-        s = slots[i]
-        if fresh[i]:
-            reset_row(detector, detector_initial, s)
-            reset_row(threshold, threshold_initial, s)
-            reset_row(alarm, alarm_initial, s)
-        d = row_of(detector, s)
-        expected[i], scale[i] = forecast_of(d, detector_params)
-        x = step_of(d, detector_params, xs[i])
-        width = alarm_scale_of(d, detector_params)
-        t = step_of(row_of(threshold, s), threshold_params, x)
-        reported = alarm_of(row_of(alarm, s), alarm_params, x, t, width)
-        score[i] = reported
-        level[i] = t
-        flag[i] = reported > t
+        stages, before[i] = _slot_stages(keyed, previous, slots[i], fresh[i], xs[i])
+        score[i], level[i], expected[i], scale[i] = _through_stages(stages, xs[i])
+        flag[i] = score[i] > level[i]
 
 
 @numba.jit(**NUMBA_OPTIONS)
 def keyed_point(
-    detector: Any,
-    detector_initial: Any,
-    detector_params: Any,
-    threshold: Any,
-    threshold_initial: Any,
-    threshold_params: Any,
-    alarm: Any,
-    alarm_initial: Any,
-    alarm_params: Any,
-    s: int,
-    fresh: bool,
-    x: float,
-    out: np.ndarray,
+    keyed: Any, previous: np.ndarray, s: int, fresh: bool, x: float, out: np.ndarray
 ) -> None:
-    """:func:`monitor_point` on slot ``s``'s rows (reset first when ``fresh``)."""
-    if fresh:
-        reset_row(detector, detector_initial, s)
-        reset_row(threshold, threshold_initial, s)
-        reset_row(alarm, alarm_initial, s)
-    d = row_of(detector, s)
-    out[3], out[4] = forecast_of(d, detector_params)
-    score = step_of(d, detector_params, x)
-    width = alarm_scale_of(d, detector_params)
-    level = step_of(row_of(threshold, s), threshold_params, score)
-    reported = alarm_of(row_of(alarm, s), alarm_params, score, level, width)
-    out[0] = reported
-    out[1] = level
-    out[2] = 1.0 if reported > level else 0.0
+    """:func:`monitor_point` on slot ``s`` (reset first when ``fresh``).
+
+    ``out`` gets the reported score, threshold, flag, expected, scale and previous value.
+    """
+    stages, out[5] = _slot_stages(keyed, previous, s, fresh, x)
+    out[0], out[1], out[3], out[4] = _through_stages(stages, x)
+    out[2] = 1.0 if out[0] > out[1] else 0.0

@@ -39,7 +39,7 @@ from oddwatch._keytable import (
     sweep_order,
     verify_and_touch,
 )
-from oddwatch._typing import State
+from oddwatch._typing import FloatArray, State
 from oddwatch._validation import IntParam, OptionParam, ParamSpec, check_params
 from oddwatch.detectors import Detector, DualSurpriseDetector
 from oddwatch.errors import CheckpointError, InvalidInputError, InvalidParameterError
@@ -77,6 +77,10 @@ class KeyedResult(MonitorResult):
     """
 
     key: NDArray[Any]
+    previous: FloatArray  # each point's key's previous value (nan for a key's first point)
+
+    def _previous(self, i: int) -> float:
+        return float(self.previous[i])
 
 
 def _encode_key(key: Any) -> str:
@@ -295,7 +299,7 @@ class KeyedMonitor(Component):
     def _needed_bytes(self, rows: int, width: int) -> int:
         """Bytes :meth:`_allocate` asks for: state rows, key table, hash index, recency."""
         buckets = 1 << max(3, (2 * rows - 1).bit_length())
-        return rows * (self._row_bytes + 4 * width + 16 + 8) + 16 * buckets
+        return rows * (self._row_bytes + 4 * width + 16 + 8 + 8) + 16 * buckets
 
     def _too_big(self, rows: int, needed: int) -> str:
         return (
@@ -316,10 +320,11 @@ class KeyedMonitor(Component):
         self._queue = np.empty((2, rows), dtype=np.int64)
         self._cursor = np.zeros(2, dtype=np.int64)
         self._last_seen = np.empty(rows, dtype=np.int64)
+        self._previous = np.empty(rows)  # each key's latest value, for the stuck-value reason
         self._counters = np.zeros(5, dtype=np.int64)
         self._slot = np.zeros(1, dtype=np.int64)
         self._fresh = np.zeros(1, dtype=np.bool_)
-        self._out = np.empty(5)
+        self._out = np.empty(6)
         self._point: Any = None  # compiled one-point path, rebuilt after a reallocation
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -396,7 +401,7 @@ class KeyedMonitor(Component):
             self._fresh,
         )
         out = self._out
-        self._point(*self._point_args[:9], self._slot[0], self._fresh[0], value, out)
+        self._point(*self._point_args, self._slot[0], self._fresh[0], value, out)
         return Verdict(
             value,
             out[0].item(),
@@ -404,15 +409,17 @@ class KeyedMonitor(Component):
             out[2].item() != 0.0,
             expected=out[3].item(),
             scale=out[4].item(),
+            previous=out[5].item(),
         )
 
     def _kernel_args(self) -> tuple[Any, ...]:
+        """The keyed stages (rows, initial state, parameters of each part) and last values."""
         t, r = self._templates, self._rows
-        return tuple(
-            part
+        keyed = tuple(
+            (r[name], t[name]._state, t[name]._kernel_params_)
             for name in ("detector", "threshold", "alarm")
-            for part in (r[name], t[name]._state, t[name]._kernel_params_)
         )
+        return keyed, self._previous
 
     def _compile_point(self, value: float) -> Any:
         self._point_args = self._kernel_args()
@@ -437,7 +444,7 @@ class KeyedMonitor(Component):
         valid = ~invalid
         kv, xv = (names[valid], xs[valid]) if n_invalid else (names, xs)
         m = kv.shape[0]
-        score, expected, scale, threshold = (np.empty(m) for _ in range(4))
+        score, expected, scale, threshold, previous = (np.empty(m) for _ in range(5))
         is_anomaly = np.zeros(m, dtype=np.bool_)
         if m:
             slots, fresh, order = self._slots(kv)
@@ -452,10 +459,11 @@ class KeyedMonitor(Component):
                 is_anomaly,
                 expected,
                 scale,
+                previous,
             )
         if n_invalid:
-            score, expected, scale, threshold = (
-                _spread(a, valid) for a in (score, expected, scale, threshold)
+            score, expected, scale, threshold, previous = (
+                _spread(a, valid) for a in (score, expected, scale, threshold, previous)
             )
             is_anomaly = _spread_flags(is_anomaly, valid)
         if self.on_invalid == "flag":
@@ -465,7 +473,9 @@ class KeyedMonitor(Component):
             self._counters[N_SKIPPED] += n_invalid
         self._counters[N_SEEN] += xs.shape[0]
         shown = _decode_keys(names)
-        return KeyedResult(xs, score, threshold, is_anomaly, invalid, expected, scale, shown)
+        return KeyedResult(
+            xs, score, threshold, is_anomaly, invalid, expected, scale, shown, previous
+        )
 
     def _slots(
         self, keys: NDArray[np.str_]
@@ -571,6 +581,7 @@ class KeyedMonitor(Component):
         state = {name: array[:n].copy() for name, array in self._arrays().items()}
         state["keys"] = self._key_strings()
         state["last_seen"] = self._last_seen[:n].copy()
+        state["previous"] = self._previous[:n].copy()
         state["counters"] = self._counters.copy()
         return state
 
@@ -584,7 +595,12 @@ class KeyedMonitor(Component):
             for name, template in self._templates.items()
             for path, v in flatten_state(template._state)
         }
-        expected.update(keys=keys, last_seen=np.empty(n, np.int64), counters=np.empty(5, np.int64))
+        expected.update(
+            keys=keys,
+            last_seen=np.empty(n, np.int64),
+            previous=np.empty(n),
+            counters=np.empty(5, np.int64),
+        )
         check_state("KeyedMonitor", expected, state)
         if n > self.max_keys or state["counters"][N_KEYS] != n:
             raise CheckpointError(
@@ -601,6 +617,7 @@ class KeyedMonitor(Component):
         for name, array in self._arrays().items():
             array[:n] = state[name]
         self._last_seen[:n] = state["last_seen"]
+        self._previous[:n] = state["previous"]
         self._counters[...] = state["counters"]
 
     @staticmethod

@@ -128,7 +128,9 @@ class MonitorResult:
     ``is_invalid`` marks points that were not numbers (``nan`` score, never learned);
     ``expected`` and ``scale`` are the forecast and residual scale when the detector has them.
     ``index`` is the index of the pandas Series or DataFrame given to ``update_many`` (None
-    for other inputs), so results can be lined up with it.
+    for other inputs), so results can be lined up with it. ``previous_value`` is the series'
+    latest valid value before the chunk (``nan`` if none): with the chunk's own values it
+    tells a stuck value, so a reason does not depend on where the chunks were cut.
     """
 
     value: FloatArray
@@ -139,6 +141,7 @@ class MonitorResult:
     expected: FloatArray
     scale: FloatArray
     index: Any = field(default=None, kw_only=True)
+    previous_value: float = field(default=math.nan, kw_only=True)
 
     def __len__(self) -> int:
         return int(self.score.shape[0])
@@ -172,8 +175,15 @@ class MonitorResult:
             invalid=bool(self.is_invalid[i]),
             expected=float(self.expected[i]),
             scale=float(self.scale[i]),
-            previous=float(self.value[i - 1]) if i > 0 else math.nan,
+            previous=math.nan if self.is_invalid[i] else self._previous(i),
         )
+
+    def _previous(self, i: int) -> float:
+        """The series' latest valid value before point ``i`` (``nan`` if none)."""
+        j = i - 1
+        while j >= 0 and self.is_invalid[j]:
+            j -= 1
+        return float(self.value[j]) if j >= 0 else self.previous_value
 
 
 def _coerce(xs: Any, owner: str = "Monitor.update_many") -> tuple[FloatArray, BoolArray]:
@@ -364,6 +374,7 @@ class Monitor(Component):
         )
         self.alarm_: AlarmPolicy = resolve_alarm(alarm, self.detector_, "Monitor")
         self._counters = np.zeros(3, dtype=np.int64)  # points, skipped, flagged invalid
+        self._previous = np.full(1, math.nan)  # the latest valid value (stuck-value reason)
         self._point: Any = None
 
     @property
@@ -379,16 +390,10 @@ class Monitor(Component):
     def n_invalid_flagged_(self) -> int:
         return int(self._counters[2])
 
-    def _kernel_args(self) -> tuple[Any, ...]:
-        d, t, a = self.detector_, self.threshold_, self.alarm_
-        return (
-            d._state,
-            d._kernel_params_,
-            t._state,
-            t._kernel_params_,
-            a._state,
-            a._kernel_params_,
-        )
+    def _stages(self) -> tuple[Any, ...]:
+        """``(state, kernel parameters)`` of the detector, threshold and alarm policy."""
+        parts = (self.detector_, self.threshold_, self.alarm_)
+        return tuple((part._state, part._kernel_params_) for part in parts)
 
     def update(self, x: Any) -> Verdict:
         """Score ``x`` from the past, flag it or not, then learn it.
@@ -408,9 +413,9 @@ class Monitor(Component):
 
     def _compile_point(self, x: float) -> Any:
         """The compiled one-point step, bound to this Monitor's state (no dispatch per call)."""
-        args = self._kernel_args()
-        compiled = entry_point(monitor_point, self._counters, *args, x)
-        return partial(compiled, self._counters, *args)
+        stages = self._stages()
+        compiled = entry_point(monitor_point, self._counters, self._previous, stages, x)
+        return partial(compiled, self._counters, self._previous, stages)
 
     def update_many(self, xs: Any, *, assume_valid: bool = False) -> MonitorResult:
         """:meth:`update` over ``xs`` in order, as arrays.
@@ -451,25 +456,34 @@ class Monitor(Component):
         n = values.shape[0]
         score, threshold, expected, scale = (np.empty(n) for _ in range(4))
         flag = np.empty(n, dtype=np.bool_)
-        args = self._kernel_args()
+        stages = self._stages()
         if not n_invalid:
-            monitor_block(*args, values, score, threshold, flag, expected, scale)
+            monitor_block(stages, values, score, threshold, flag, expected, scale)
         else:
             for a in range(0, n, _BLOCK):
                 b = min(a + _BLOCK, n)
                 keep = ~invalid[a:b]
                 outs = (score[a:b], threshold[a:b], flag[a:b], expected[a:b], scale[a:b])
                 if keep.all():
-                    monitor_block(*args, np.ascontiguousarray(values[a:b]), *outs)
+                    monitor_block(stages, np.ascontiguousarray(values[a:b]), *outs)
                 else:
-                    _run_sparse(args, values[a:b][keep], keep, outs)
+                    _run_sparse(stages, values[a:b][keep], keep, outs)
             if self.on_invalid == "flag":
                 flag |= invalid
                 self._counters[2] += n_invalid
             else:
                 self._counters[1] += n_invalid
         self._counters[0] += n
-        return MonitorResult(values, score, threshold, flag, invalid, expected, scale)
+        before = float(self._previous[0])
+        if n_invalid:
+            learned = np.flatnonzero(~invalid)
+            if learned.size:
+                self._previous[0] = values[learned[-1]]
+        elif n:
+            self._previous[0] = values[-1]
+        return MonitorResult(
+            values, score, threshold, flag, invalid, expected, scale, previous_value=before
+        )
 
     def __repr__(self) -> str:
         """The parts in force (defaults resolved), not the ``None`` placeholders."""
@@ -486,6 +500,7 @@ class Monitor(Component):
         state.update({f"threshold.{k}": v for k, v in self.threshold_.get_state().items()})
         state.update({f"alarm.{k}": v for k, v in self.alarm_.get_state().items()})
         state["monitor.counters"] = self._counters.copy()
+        state["monitor.previous"] = self._previous.copy()
         return state
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> None:
@@ -497,6 +512,7 @@ class Monitor(Component):
         ):
             part.set_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
         self._counters[...] = state["monitor.counters"]
+        self._previous[...] = state["monitor.previous"]
 
     @staticmethod
     def _test_params() -> dict[str, Any]:
@@ -549,14 +565,14 @@ def resolve_alarm(alarm: Any, detector: Detector, owner: str) -> AlarmPolicy:
 
 
 def _run_sparse(
-    args: tuple[Any, ...], valid: FloatArray, keep: BoolArray, outs: tuple[np.ndarray, ...]
+    stages: tuple[Any, ...], valid: FloatArray, keep: BoolArray, outs: tuple[np.ndarray, ...]
 ) -> None:
     """Score the ``valid`` points of one block and place them at ``keep`` in ``outs``.
 
     The other points get ``nan`` and no flag.
     """
     packed = [np.empty(valid.shape[0], dtype=out.dtype) for out in outs]
-    monitor_block(*args, valid, *packed)
+    monitor_block(stages, valid, *packed)
     for out, part in zip(outs, packed, strict=True):
         out[...] = False if out.dtype == np.bool_ else np.nan
         out[keep] = part

@@ -10,7 +10,8 @@ newer-version file raises :class:`~oddwatch.errors.CheckpointError` naming the f
 problem. Version 1 files (oddwatch 0.1, positional state) are refused with a message naming
 the version: their arrays have no names to map onto today's state. Version 2 files (named
 arrays, but the seasonal and calibration statistics as vectors) are read: each vector is split
-into today's named fields, value for value, so the component continues bit for bit.
+into today's named fields, value for value, so the component continues bit for bit; the
+latest value per series that version 3 added (for the stuck-value reason) starts unknown.
 
 Examples
 --------
@@ -287,6 +288,12 @@ def _split_v2_vectors(
         for marker, layout in _V2_VECTORS.items():
             if path == marker or path.endswith(f".{marker}"):
                 _split(out, path[: -len(marker)], layout)
+    # each series' latest value (for the stuck-value reason) is new: unknown, as for a new key
+    if "monitor.previous" in expected:
+        out.setdefault("monitor.previous", np.full(1, np.nan))
+    keys = out.get("keys")
+    if "previous" in expected and isinstance(keys, np.ndarray) and keys.ndim == 1:
+        out.setdefault("previous", np.full(keys.shape[0], np.nan))
     return out
 
 

@@ -159,11 +159,6 @@ def test_score_bucket_skip_returns_unplaced_rows_unflagged():
     assert np.isnan(out["score"]).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KeyedResult.reason(i) compares value[i - 1] across keys (stuck-value branch), so a "
-    "reason depends on which other keys share the batch; reported to core",
-)
 def test_reason_of_a_bucket_equals_the_reason_in_one_process():
     keys = ["a", "b"] * 7
     values = [1.0, 10.0, 2.0, 11.0] * 3 + [7.0, 7.0]
