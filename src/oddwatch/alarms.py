@@ -22,6 +22,7 @@ import numpy as np
 
 from oddwatch._base import KernelComponent, param
 from oddwatch._dispatch import run_alarm_block
+from oddwatch._state_checks import counts
 from oddwatch._typing import FloatArray
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
@@ -74,6 +75,9 @@ class AlarmPolicy(KernelComponent):
 class EveryPointState(NamedTuple):
     counters: np.ndarray  # [alarms raised]
 
+    def check_invariants(self, owner: str, params: Any) -> None:
+        counts(owner, self.counters)
+
 
 @numba.jit(**NUMBA_OPTIONS)
 def _every_point(
@@ -106,6 +110,9 @@ class EveryPoint(AlarmPolicy):
 class QuietState(NamedTuple):
     counters: np.ndarray  # [alarms raised, points left in the quiet period]
     peak: np.ndarray  # [strength of the alarm that started the quiet period]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        counts(owner, self.counters)
 
 
 class QuietParams(NamedTuple):

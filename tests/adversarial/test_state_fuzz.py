@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import oddwatch
-from oddwatch._state_checks import CHECKS, state_structures
+from oddwatch._state_checks import state_structures
 from oddwatch.errors import CheckpointError
 from oddwatch.persist import load, registered_kinds, save
 
@@ -56,15 +56,28 @@ def array_state_kinds():
     }
 
 
-def test_every_state_structure_of_every_registered_component_has_invariants():
-    structures = set()
+def holds_integers(structure):
+    return any(
+        not isinstance(v, tuple) and (v.dtype.kind in "iu" or bool(v.dtype.names))
+        for v in structure
+    )
+
+
+def test_every_state_structure_holding_integers_declares_its_invariants():
+    checked, unchecked = set(), set()
     for name, cls in array_state_kinds().items():
         component = cls(**(cls._test_params() if hasattr(cls, "_test_params") else {}))
-        if hasattr(component, "_state"):
-            structures.update(state_structures(component._state))
-        else:
+        if not hasattr(component, "_state"):
             assert name in ("Monitor", "KeyedMonitor"), name  # walked part by part
-    assert structures == set(CHECKS)
+            continue
+        for structure in state_structures(component._state):
+            kind = type(structure).__name__
+            if hasattr(structure, "check_invariants"):
+                checked.add(kind)
+            elif holds_integers(structure):
+                unchecked.add(kind)
+    assert not unchecked
+    assert {"SeasonalState", "CalibratedState", "TailMemory", "ZScoreState"} <= checked
 
 
 def test_crafted_state_is_refused_or_runs_cleanly_under_bounds_checking(tmp_path):

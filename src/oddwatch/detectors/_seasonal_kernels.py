@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
+from oddwatch._state_checks import BIG, in_range
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._season import _ordered_detrended, estimate_period
 
@@ -88,6 +89,20 @@ class SeasonalState(NamedTuple):
     profile: np.ndarray  # seasonal offset per phase
     smooth: np.ndarray  # the last `smoothing` capped residuals (ring)
     scalars: np.ndarray  # one SEASONAL_SCALARS record: statistics and counters by name
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """Counts, a season no longer than the profile, a run of at most ``_RUN_LENGTH``."""
+        limits = {
+            "n_seen": (0, BIG),
+            "period": (0, self.profile.shape[-1]),
+            "next_check": (0, BIG),
+            "n_rebaseline": (0, BIG),
+            "run": (-_RUN_LENGTH, _RUN_LENGTH),
+            "stuck_run": (0, BIG),
+            "n_averaged": (0, BIG),
+        }
+        for name, (lo, hi) in limits.items():
+            in_range(owner, f"seasonal scalars.{name}", self.scalars[name], lo, hi)
 
 
 _FIRST_CHECK = 256  # points before the first season search

@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from oddwatch._base import param
+from oddwatch._state_checks import BIG, in_range
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import INLINE_OPTIONS, NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
@@ -57,6 +58,10 @@ class CalibratedState(NamedTuple):
     seasonal: SeasonalState  # the forecast
     window: np.ndarray  # the last `smoothing` capped deviations (ring)
     scalars: np.ndarray  # one CALIBRATED_SCALARS record: the calibration's statistics by name
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        for name in ("n_seen", "n_calibrated"):
+            in_range(owner, f"scalars.{name}", self.scalars[name], 0, BIG)
 
 
 class CalibratedParams(NamedTuple):

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from oddwatch._base import param
+from oddwatch._state_checks import BIG, counts, fail, in_range
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors import discord as _discord
@@ -98,6 +99,17 @@ class TailState(NamedTuple):
     ordered: np.ndarray  # a sorted copy, refreshed every 128 points
     stats: np.ndarray  # [tail threshold, mean excess, values sorted, values seen]
 
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """A calibration tail: its float counts index the sorted copy."""
+        size = self.ring.shape[-1]
+        n_sorted, n_seen = self.stats[..., _N_SORTED], self.stats[..., _N_SEEN]
+        for name, count, hi in (("n_sorted", n_sorted, size), ("n_seen", n_seen, BIG)):
+            if not np.all(count == np.floor(count)):
+                whole = count[count != np.floor(count)]
+                raise fail(owner, f"stats[{name}]", "a whole number", whole)
+            in_range(owner, f"stats[{name}]", count, 0, hi)
+        in_range(owner, "stats[excess]", self.stats[..., _EXCESS], _MIN_EXCESS, np.inf)
+
 
 class ShapeAndPointState(NamedTuple):
     counters: np.ndarray  # [points seen]
@@ -105,6 +117,9 @@ class ShapeAndPointState(NamedTuple):
     discord: DiscordState  # the shape channel
     point_tail: TailState
     shape_tail: TailState
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        counts(owner, self.counters)
 
 
 class ShapeAndPointParams(NamedTuple):

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from oddwatch._base import param
+from oddwatch._state_checks import BIG, fail, in_range
 from oddwatch._validation import IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
@@ -117,6 +118,20 @@ class DiscordState(NamedTuple):
     means: np.ndarray  # doubled ring of subsequence means
     inv_stds: np.ndarray  # doubled ring of 1 / subsequence std (0: flat)
     offset: np.ndarray  # [centre subtracted from every value]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """Counts, and a subsequence length in ``[MIN_LENGTH, max_length]`` once in use."""
+        history = self.dots.shape[-1]
+        longest = self.values.shape[-1] // 2 - history  # max_length
+        n_seen, length = self.counters[..., _N_SEEN], self.counters[..., _LENGTH]
+        in_range(owner, "counters[n_seen]", n_seen, 0, BIG)
+        in_range(owner, "counters[period]", self.counters[..., _PERIOD], 0, BIG)
+        in_range(owner, "counters[length]", length, 0, longest)
+        # a length is in use (8 to max_length) from the end of the warm-up on; 0 only before it
+        started = n_seen >= _WARMUP_SEASONS * longest
+        bad = ((length > 0) | started) & (length < MIN_LENGTH)
+        if np.any(bad):
+            raise fail(owner, "counters[length]", f"in [{MIN_LENGTH}, {longest}]", length[bad][0])
 
 
 @numba.jit(**NUMBA_OPTIONS)

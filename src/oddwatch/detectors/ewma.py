@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from oddwatch._base import param
+from oddwatch._state_checks import counts
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
@@ -19,6 +20,9 @@ __all__ = ["EWMAZScore"]
 class EWMAState(NamedTuple):
     moments: np.ndarray  # [weighted mean, weighted variance]
     counters: np.ndarray  # [points seen]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        counts(owner, self.counters)
 
 
 @numba.jit(**NUMBA_OPTIONS)

@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from oddwatch._base import param
+from oddwatch._state_checks import counts, fail, in_range
 from oddwatch._validation import BoolParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
@@ -35,6 +36,19 @@ class HalfSpaceState(NamedTuple):
     mass_window: np.ndarray  # the window the latest mass belongs to (lazy swap)
     scale: np.ndarray  # [low, span]: values are scaled as (x - low) / span
     counters: np.ndarray  # [points seen, index of the latest window, shingles in it]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """Counts, window bookkeeping, split dimensions and masses within their tables."""
+        c = self.counters
+        counts(owner, c[..., :2], ("n_seen", "window"))
+        in_range(owner, "counters[in_window]", c[..., 2], 0, params.window_size - 1)
+        n, window = c[..., 0], c[..., 1]
+        if np.any((window == 0) != (n < self.history.shape[-1])):
+            raise fail(owner, "counters[window]", "0 exactly while the first window fills", window)
+        in_range(owner, "split_dim", self.split_dim, 0, params.shingle_size - 1)
+        for name in ("reference_mass", "latest_mass"):
+            in_range(owner, name, getattr(self, name), 0, 2**31 - 1)
+        in_range(owner, "mass_window", self.mass_window, 0, window[..., None, None] + 2)
 
 
 @numba.jit(**NUMBA_OPTIONS)

@@ -10,6 +10,7 @@ import numpy as np
 
 from oddwatch._base import param
 from oddwatch._random import below, uniform
+from oddwatch._state_checks import counts, in_range
 from oddwatch._validation import BoolParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
@@ -27,6 +28,14 @@ class ForestState(NamedTuple):
     upper: np.ndarray
     rng: np.ndarray  # [generator state]
     counters: np.ndarray  # [points seen]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """Split features within the shingle; none on the last tree level (leaves)."""
+        counts(owner, self.counters, ("n_seen",))
+        feature = self.feature
+        in_range(owner, "feature", feature, -1, self.window.shape[-1] - 1)
+        leaves = feature[..., feature.shape[-1] // 2 :]  # the last level has no children
+        in_range(owner, "feature (last tree level)", leaves, -1, -1)
 
 
 class ForestParams(NamedTuple):

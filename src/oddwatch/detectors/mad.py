@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
+from oddwatch._state_checks import fail, ring
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import WindowDetector
 
@@ -85,6 +86,20 @@ class MADState(NamedTuple):
     window: np.ndarray  # the last window_size values (ring buffer)
     ordered: np.ndarray  # the same values, sorted
     counters: np.ndarray  # [points seen, next ring position]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """The ring, and ``ordered`` holding the window's values in order."""
+        ring(owner, self.window, self.counters)
+        size = self.window.shape[-1]
+        n = self.counters[..., 0].ravel()
+        window, ordered = self.window.reshape(-1, size), self.ordered.reshape(-1, size)
+        full = n >= size
+        sorted_ok = np.array_equal(np.sort(window[full], axis=-1), ordered[full])
+        for row in np.flatnonzero(~full):  # windows still filling: only their first n values
+            count = int(n[row])
+            sorted_ok &= np.array_equal(np.sort(window[row, :count]), ordered[row, :count])
+        if not sorted_ok:
+            raise fail(owner, "ordered", "the window's values in order", "other values")
 
 
 @numba.jit(**NUMBA_OPTIONS)

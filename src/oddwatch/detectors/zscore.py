@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
+from oddwatch._state_checks import ring
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import WindowDetector
 
@@ -18,6 +19,10 @@ class ZScoreState(NamedTuple):
     window: np.ndarray  # the last window_size values (ring buffer)
     sums: np.ndarray  # [sum, sum of squares] of the window
     counters: np.ndarray  # [points seen, next ring position]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """Counters: points seen, then the ring position."""
+        ring(owner, self.window, self.counters)
 
 
 @numba.jit(**NUMBA_OPTIONS)

@@ -12,11 +12,12 @@ the fit into the threshold a normal score exceeds with probability ``risk``. See
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
+from oddwatch._state_checks import BIG, counts, fail, in_range
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.thresholds._gpd import fit_gpd
 
@@ -47,6 +48,26 @@ class TailMemory(NamedTuple):
     tail_at: np.ndarray  # when each tail entry arrived (n of the rate)
     fit: np.ndarray  # [t, gamma, sigma]
     counters: np.ndarray  # see the indices above
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """The peaks-over-threshold memory shared by SPOT and DSPOT."""
+        c, size = self.counters, self.tail.shape[-1]
+        counts(owner, c[..., :2], ("n_seen", "n_counted"))
+        stored, n_counted = c[..., 2], c[..., 1]
+        in_range(owner, "tail counters[n_stored]", stored, 0, size)
+        in_range(owner, "tail counters[n_censored]", c[..., 3], 0, stored)
+        held = np.arange(size) < stored[..., None]
+        partial = stored < size
+        flagged = (self.censored & held).sum(axis=-1)
+        if np.any(partial & (flagged != c[..., 3])):
+            raise fail(owner, "tail counters[n_censored]", "the censored flags stored", c[..., 3])
+        in_range(owner, "tail counters[position]", c[..., 4], 0, size - 1)
+        if np.any(partial & (c[..., 4] != stored)):
+            raise fail(owner, "tail counters[position]", "n_stored (ring not full)", c[..., 4])
+        in_range(owner, "tail counters[span_start]", c[..., 5], 0, n_counted)
+        in_range(owner, "tail counters[new_since_fit]", c[..., 6], 0, BIG)
+        in_range(owner, "tail counters[fitted]", c[..., 7], 0, 1)
+        in_range(owner, "tail_at", self.tail_at, 0, n_counted[..., None])
 
 
 @numba.jit(**NUMBA_OPTIONS)

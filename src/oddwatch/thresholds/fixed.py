@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from oddwatch._base import param
+from oddwatch._state_checks import counts
 from oddwatch._validation import FloatParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.thresholds._base import Threshold
@@ -18,6 +19,9 @@ __all__ = ["FixedThreshold"]
 
 class FixedState(NamedTuple):
     counters: np.ndarray  # [scores learned]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        counts(owner, self.counters)
 
 
 @numba.jit(**NUMBA_OPTIONS)

@@ -9,6 +9,7 @@ import numba
 import numpy as np
 
 from oddwatch._base import param
+from oddwatch._state_checks import in_range, ring
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.errors import InvalidParameterError
@@ -25,6 +26,12 @@ class QuantileState(NamedTuple):
     top: np.ndarray  # the scores above the floor, sorted
     floor: np.ndarray  # [the floor: keep-th largest score when last rebuilt]
     counters: np.ndarray  # [scores learned, next ring slot, scores in top, ties at floor]
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """The ring, and the counts of scores kept above the floor and tied at it."""
+        ring(owner, self.window, self.counters)
+        in_range(owner, "counters[n_top]", self.counters[..., 2], 0, self.top.shape[-1])
+        in_range(owner, "counters[n_ties]", self.counters[..., 3], 0, self.window.shape[-1])
 
 
 class QuantileParams(NamedTuple):
