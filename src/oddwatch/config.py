@@ -14,6 +14,10 @@ used ones are kept. The setting is numba's process-wide ``CACHE_DIR``, so other 
 kernels compiled later in the same process are cached there too. When the directory cannot be
 created, numba's default (``__pycache__`` beside each module) is left in place.
 
+The first run on a machine waits while kernels compile; :func:`notice_if_slow` says so
+(:data:`COMPILING`) when a step is still running after half a second, so a user who runs
+``oddwatch demo`` or a library user's own first call sees why it is slow.
+
 Examples
 --------
 >>> NUMBA_OPTIONS["fastmath"]
@@ -26,17 +30,57 @@ import hashlib
 import os
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numba
 
-__all__ = ["INLINE_OPTIONS", "NUMBA_OPTIONS"]
+__all__ = ["COMPILING", "INLINE_OPTIONS", "NUMBA_OPTIONS", "notice_if_slow"]
 
 NUMBA_OPTIONS: dict[str, Any] = {"nopython": True, "cache": True, "nogil": True, "fastmath": False}
 # for a kernel that composes others and sits on the hot path: inlined into its caller at
 # numba's IR level (measured: DualSurpriseDetector 2.4 -> 2.6M points/s with its step_both)
 INLINE_OPTIONS: dict[str, Any] = {**NUMBA_OPTIONS, "inline": "always"}
+
+COMPILING = "compiling kernels, first run only (cached afterwards)..."
+
+
+@contextmanager
+def notice_if_slow(
+    message: str = COMPILING, after: float = 0.5, stream: TextIO | None = None
+) -> Iterator[None]:
+    """Print ``message`` (to stderr by default) if the block is still running after ``after`` s.
+
+    A warm start finishes before the timer fires and prints nothing.
+
+    Examples
+    --------
+    >>> import io, time
+    >>> out = io.StringIO()
+    >>> with notice_if_slow("slow step...", after=0.01, stream=out):
+    ...     time.sleep(0.2)
+    >>> out.getvalue()
+    'slow step...\\n'
+    >>> with notice_if_slow("slow step...", after=5.0, stream=out):
+    ...     pass
+    >>> out.getvalue().count("slow step")
+    1
+    """
+
+    def say() -> None:
+        print(message, file=stream or sys.stderr, flush=True)
+
+    timer = threading.Timer(after, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
 
 _PACKAGE = Path(__file__).resolve().parent
 _KEEP = 3  # cache directories kept: the one in use and the two used before it

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from oddwatch._notice import COMPILING, notice_if_slow
+from oddwatch.config import COMPILING, notice_if_slow
 from oddwatch.errors import InvalidParameterError
 from oddwatch.pipeline import run as run_pipeline
 from oddwatch.sinks import OutputBatch
