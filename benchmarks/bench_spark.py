@@ -129,9 +129,58 @@ def passthrough(stream: Any, buckets: int) -> Any:
     )
 
 
+# the shipped engine runs before and after the candidate; its two runs are averaged
+ENGINE_ORDER = ("apply", "transform", "apply")
+ROCKSDB = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+
+
+def detect_transform(stream: Any, n_series: int, buckets: int) -> Any:
+    """``detect_stream``'s bucket scoring through ``transformWithStateInPandas`` instead.
+
+    The same grouping, :func:`~oddwatch.spark._bucket.score_bucket` and state blob, kept in a
+    ``ValueState`` of the state API v2 (PySpark 4; needs protobuf and the RocksDB state store).
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.streaming import StatefulProcessor
+
+    from oddwatch import KeyedMonitor
+    from oddwatch.spark import output_schema
+    from oddwatch.spark._bucket import score_bucket
+    from oddwatch.spark._state import monitor_spec
+
+    spec = monitor_spec(KeyedMonitor(max_keys=int(1.3 * n_series / buckets) + 64))
+
+    class BucketProcessor(StatefulProcessor):  # type: ignore[misc]
+        def init(self, handle: Any) -> None:
+            self.blob = handle.getValueState("blob", "blob binary")
+
+        def handleInputRows(self, key: Any, rows: Any, timerValues: Any) -> Any:  # noqa: N802
+            blob = bytes(self.blob.get()[0]) if self.blob.exists() else None
+            frames = (f.drop(columns="b") for f in rows)
+            out, new_blob = score_bucket(spec, buckets, frames, blob)
+            self.blob.update((new_blob,))
+            yield out
+
+        def close(self) -> None:
+            pass
+
+    rows = stream.select(
+        F.col("host").alias("key"), F.col("ts").alias("timestamp"), F.col("cpu").alias("value")
+    ).withColumn("b", F.pmod(F.hash("key"), F.lit(buckets)).cast("int"))
+    return rows.groupBy("b").transformWithStateInPandas(
+        BucketProcessor(), output_schema(stream.schema["ts"].dataType), "Append", "None"
+    )
+
+
 def run_spark(
-    directory: Path, n_series: int, buckets: int, memory: str, floor: bool = False
+    directory: Path,
+    n_series: int,
+    buckets: int,
+    memory: str,
+    engine: str = "apply",
 ) -> dict[str, float]:
+    """Stream the files through ``engine``: ``"apply"`` (detect_stream, as shipped),
+    ``"transform"`` (:func:`detect_transform`) or ``"floor"`` (:func:`passthrough`)."""
     from oddwatch import KeyedMonitor
     from oddwatch.spark import detect_stream, local_session
 
@@ -139,7 +188,12 @@ def run_spark(
     spark = local_session(
         cores=2,
         shuffle_partitions=buckets,
-        conf={"spark.driver.memory": memory, "spark.sql.session.timeZone": "UTC"},
+        conf={"spark.driver.memory": memory}
+        | (
+            {"spark.sql.streaming.stateStore.providerClass": ROCKSDB}
+            if engine == "transform"
+            else {}
+        ),
     )
     startup = time.perf_counter() - t0
     per_bucket = int(1.3 * n_series / buckets) + 64
@@ -150,7 +204,9 @@ def run_spark(
     )
     flags = (
         passthrough(stream, buckets)
-        if floor
+        if engine == "floor"
+        else detect_transform(stream, n_series, buckets)
+        if engine == "transform"
         else detect_stream(
             stream,
             key="host",
@@ -213,14 +269,20 @@ def bucket_cost(n_keys: int, rounds: int = 4) -> dict[str, float]:
     return {"bucket_keys": n_keys, "bucket_s": steady, "bucket_rows_per_s": n_keys / steady}
 
 
-def child(n_series: int, rounds: int, buckets: int, memory: str, floor: bool) -> None:
+def child(n_series: int, rounds: int, buckets: int, memory: str, mode: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         write_files(directory, n_series, rounds)
         result: dict[str, Any] = {"series": n_series, "rounds": rounds, "buckets": buckets}
-        if floor:
-            spark = run_spark(directory, n_series, buckets, memory, floor=True)
+        if mode == "floor":
+            spark = run_spark(directory, n_series, buckets, memory, "floor")
             result["floor_rows_per_s"] = spark["spark_rows_per_s"]
+        elif mode == "transform":  # apply, transform, apply on the same files, in one JVM
+            runs = [run_spark(directory, n_series, buckets, memory, e) for e in ENGINE_ORDER]
+            for engine in set(ENGINE_ORDER):
+                mine = [r for e, r in zip(ENGINE_ORDER, runs, strict=True) if e == engine]
+                for name in ("first_batch_s", "spark_rows_per_s", "batch_s"):
+                    result[f"{engine}_{name}"] = float(np.mean([r[name] for r in mine]))
         else:
             result.update(run_single(directory, n_series))
             result.update(run_spark(directory, n_series, buckets, memory))
@@ -257,6 +319,23 @@ def table(results: list[dict[str, float]]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def transform_table(results: list[dict[str, float]]) -> str:
+    head = (
+        "| series | batches x rows | buckets | applyInPandasWithState rows/s (batch) |"
+        " transformWithStateInPandas rows/s (batch) | transform / apply |"
+        " first batch (apply / transform) |\n|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    lines = [
+        f"| {r['series']:,} | {r['rounds']} x {r['series']:,} | {r['buckets']} |"
+        f" {r['apply_spark_rows_per_s']:,.0f} ({r['apply_batch_s']:.1f} s) |"
+        f" {r['transform_spark_rows_per_s']:,.0f} ({r['transform_batch_s']:.1f} s) |"
+        f" {r['transform_spark_rows_per_s'] / r['apply_spark_rows_per_s']:.2f} |"
+        f" {r['apply_first_batch_s']:.1f} s / {r['transform_first_batch_s']:.1f} s |"
+        for r in results
+    ]
+    return head + "\n".join(lines) + "\n"
+
+
 def projection(largest: dict[str, float], cost: dict[str, float]) -> str:
     """Executor cores for 10^7 series at one point per 10 s: two bounds, from two costs.
 
@@ -288,7 +367,7 @@ def run_child(n_series: int, rounds: int, args: argparse.Namespace) -> dict[str,
     print(f"running {n_series:,} series x {rounds} rounds ...", file=sys.stderr)
     command = [sys.executable, __file__, "--child", str(n_series), str(rounds)]
     command += ["--buckets", str(args.buckets), "--memory", args.memory]
-    command += ["--floor"] if args.floor else []
+    command += ["--floor"] if args.floor else ["--transform"] if args.transform else []
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(result), file=sys.stderr)
@@ -309,10 +388,23 @@ def main() -> None:
         action="store_true",
         help="measure only Spark's pass-through floor (same grouping, no oddwatch)",
     )
+    parser.add_argument(
+        "--transform",
+        action="store_true",
+        help="compare applyInPandasWithState with transformWithStateInPandas (RocksDB)",
+    )
     parser.add_argument("--child", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    mode = "floor" if args.floor else "transform" if args.transform else "both"
     if args.child:
-        child(args.child[0], args.child[1], args.buckets, args.memory, args.floor)
+        child(args.child[0], args.child[1], args.buckets, args.memory, mode)
+        return
+    if args.transform:
+        results = [run_child(n, r, args) for n, r in zip(args.series, args.rounds, strict=True)]
+        report = transform_table(results)
+        OUT.parent.mkdir(exist_ok=True)
+        (OUT.parent / "spark-transform.md").write_text(report)
+        print(report)
         return
     if args.floor:
         for n, r in zip(args.series, args.rounds, strict=True):

@@ -65,6 +65,42 @@ def reference(monitor, frame):
     )
 
 
+def cli_reference(frame, directory, detector=None, max_keys=64):
+    """``oddwatch detect --key-col host`` on ``frame`` written as one CSV, as output records.
+
+    Runs the real command in process (``detector`` with its parameters as ``--param`` flags,
+    its default threshold) and reads back its JSON Lines output.
+    """
+    from oddwatch.cli.main import EXIT_OK, main
+
+    os.makedirs(directory, exist_ok=True)
+    source, out = os.path.join(directory, "all.csv"), os.path.join(directory, "flags.jsonl")
+    rows = frame.assign(ts=frame["ts"].map(lambda t: t.isoformat()), cpu=frame["cpu"].map(repr))
+    rows[["host", "ts", "cpu"]].to_csv(source, index=False)
+    argv = ["detect", source, "--key-col", "host", "--time-col", "ts", "--value-col", "cpu"]
+    argv += ["--max-keys", str(max_keys), "--out", out, "--quiet"]
+    if detector is not None:
+        argv += ["--detector", type(detector).__name__]
+        for name, value in type(detector)._test_params().items():
+            assert detector.get_params()[name] == value
+            argv += ["--param", f"{name}={json.dumps(value)}"]
+    assert main(argv) == EXIT_OK
+    with open(out) as fh:
+        records = pd.DataFrame([json.loads(line) for line in fh])
+    times = pd.to_datetime(records["timestamp"], utc=True).dt.tz_convert(None)
+    return pd.DataFrame(
+        {
+            "key": records["key"].astype(str),
+            "timestamp": times.astype("datetime64[us]").to_numpy(),
+            "value": records["value"].astype(np.float64),
+            "score": records["score"].astype(np.float64),
+            "is_anomaly": records["is_anomaly"].astype(bool),
+            "threshold": records["threshold"].astype(np.float64),
+            "reason": records["reason"].fillna(""),
+        }
+    )
+
+
 def _naive_utc(times):
     """Timestamps as Spark hands them to pandas in a UTC session: tz-naive, in UTC."""
     return times.dt.tz_convert(None) if hasattr(times, "dt") and times.dt.tz else times

@@ -12,7 +12,7 @@ from oddwatch import KeyedMonitor
 from oddwatch.errors import InvalidInputError, InvalidParameterError
 from oddwatch.spark import command
 
-from ._data import assert_identical, points, reference, write_parts
+from ._data import assert_identical, cli_reference, points, reference, write_parts
 
 
 def spark_detect(argv):
@@ -22,7 +22,7 @@ def spark_detect(argv):
     return command.run(parser.parse_args(argv))
 
 
-def test_spark_detect_csv_with_restart_equals_one_process(spark, tmp_path, capsys):
+def test_spark_detect_csv_with_restart_equals_detect(spark, tmp_path, capsys):
     frame = points(n_keys=4, n_times=60, seed=7)
     paths = write_parts(
         frame[["host", "ts", "cpu"]].assign(t=frame["t"]), tmp_path / "all", 3, "csv"
@@ -41,6 +41,7 @@ def test_spark_detect_csv_with_restart_equals_one_process(spark, tmp_path, capsy
     err = capsys.readouterr().err
     assert '"batch": 2' in err and "done: " in err
     got = spark.read.parquet(str(tmp_path / "out")).toPandas()
+    assert_identical(got, cli_reference(frame, tmp_path / "cli", max_keys=10_000))
     assert_identical(got, reference(KeyedMonitor(on_invalid="raise"), frame))
 
 

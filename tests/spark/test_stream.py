@@ -1,4 +1,5 @@
-"""detect_stream on Spark equals KeyedMonitor.update_many in one process, bit for bit.
+"""detect_stream on Spark equals one process, bit for bit: ``oddwatch detect --key-col`` and
+``KeyedMonitor.update_many``.
 
 Streaming runs read parquet files one per micro-batch (``maxFilesPerTrigger=1``) and stop in
 the middle; a second query restarts from the same ``checkpointLocation`` after more files
@@ -20,7 +21,14 @@ from oddwatch.errors import InvalidParameterError
 from oddwatch.spark import detect_stream
 from oddwatch.thresholds import FixedThreshold
 
-from ._data import assert_identical, keyed_detectors, points, reference, write_parts
+from ._data import (
+    assert_identical,
+    cli_reference,
+    keyed_detectors,
+    points,
+    reference,
+    write_parts,
+)
 
 SCHEMA = "host string, t long, cpu double, ts timestamp"
 DETECTORS = [pytest.param(d, id=type(d).__name__) for d in keyed_detectors()]
@@ -60,7 +68,7 @@ def warmup_points(detector):
 
 
 @pytest.mark.parametrize("detector", DETECTORS)
-def test_stream_with_restart_equals_one_process(spark, tmp_path, detector):
+def test_stream_with_restart_equals_the_cli_and_one_process(spark, tmp_path, detector):
     # long enough that most of each key's points are past the detector's warm-up
     frame = points(n_keys=5, n_times=max(100, 2 * warmup_points(detector) + 20), seed=1)
     monitor = KeyedMonitor(detector, max_keys=64)
@@ -78,9 +86,9 @@ def test_stream_with_restart_equals_one_process(spark, tmp_path, detector):
     second = run_files(spark, str(source), checkpoint, out, monitor)
     assert second.lastProgress["batchId"] == 3  # resumed at batch 2, not from scratch
     got = read_out(spark, out)
-    want = reference(monitor.clone(), frame)
     assert len(halfway) == 2 * len(got) // 4
-    assert_identical(got, want)
+    assert_identical(got, cli_reference(frame, tmp_path / "cli", detector, max_keys=64))
+    assert_identical(got, reference(monitor.clone(), frame))
     assert np.isfinite(got["score"]).mean() > 0.5  # past warm-up: real scores are compared
 
 

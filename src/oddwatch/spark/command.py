@@ -17,12 +17,7 @@ import sys
 import time
 from typing import Any
 
-from oddwatch.errors import (
-    CheckpointError,
-    InvalidInputError,
-    InvalidParameterError,
-    OddwatchError,
-)
+from oddwatch import errors
 from oddwatch.keyed import KeyedMonitor
 from oddwatch.spark._deps import require
 
@@ -48,80 +43,61 @@ _KEY_NAMES = ("key", "series")
 _ERROR = re.compile(r"oddwatch\.errors\.(\w+): (.*)")
 
 
+# flag -> argparse settings (--detector to --on-invalid are read as `oddwatch detect` reads them)
+_FLAGS: dict[str, dict[str, Any]] = {
+    "--checkpoint": {"required": True, "metavar": "DIR", "help": "Spark checkpoint directory"},
+    "--out": {"required": True, "metavar": "DIR", "help": "directory the output files go to"},
+    "--format": {"choices": _FORMATS, "help": "input format (default: from the file extensions)"},
+    "--out-format": {"choices": _FORMATS, "default": "parquet", "help": "output files (parquet)"},
+    "--key-col": {"metavar": "COL", "help": "series key column (default: a column key/series)"},
+    "--time-col": {"metavar": "COL", "help": "event time (default: timestamp/time/ts/datetime)"},
+    "--value-col": {"metavar": "COL", "help": "value column (default: value/val/y)"},
+    "--detector": {"metavar": "NAME", "help": "detector (default: DualSurpriseDetector)"},
+    "--param": {
+        "action": "append",
+        "default": [],
+        "metavar": "KEY=VALUE",
+        "help": "a detector parameter",
+    },
+    "--threshold": {"metavar": "NAME", "help": "threshold (default: the detector's default)"},
+    "--threshold-param": {
+        "action": "append",
+        "default": [],
+        "metavar": "KEY=VALUE",
+        "help": "a threshold parameter",
+    },
+    "--max-keys": {"type": int, "metavar": "N", "help": "most series per bucket (10000)"},
+    "--buckets": {"type": int, "default": 16, "metavar": "N", "help": "fixed per checkpoint (16)"},
+    "--on-invalid": {"choices": ("raise", "skip", "flag"), "help": "bad rows (default flag)"},
+    "--only-anomalies": {"action": "store_true", "help": "write flagged records only"},
+    "--master": {"default": "local[*]", "metavar": "URL", "help": "Spark master (local[*])"},
+    "--shuffle-partitions": {"type": int, "metavar": "N", "help": "default: --buckets"},
+    "--max-files-per-trigger": {"type": int, "metavar": "N", "help": "files per micro-batch"},
+    "--interval": {"type": float, "metavar": "SECONDS", "help": "keep watching, a batch each"},
+    "--quiet": {"action": "store_true", "help": "no progress lines on stderr"},
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``spark-detect`` flags."""
-    add = parser.add_argument
-    add("input", metavar="INPUT_DIR", help="directory of parquet, CSV or JSON Lines files")
-    add("--checkpoint", required=True, metavar="DIR", help="Spark checkpoint directory")
-    add("--out", required=True, metavar="DIR", help="directory the output files go to")
-    add("--format", choices=_FORMATS, help="input format (default: from the file extensions)")
-    add("--out-format", choices=_FORMATS, default="parquet", help="output files (parquet)")
-    add("--key-col", metavar="COL", help="series key column (default: a column called key/series)")
-    add(
-        "--time-col",
-        metavar="COL",
-        help="event time column (default: timestamp/time/ts/datetime/date)",
-    )
-    add("--value-col", metavar="COL", help="value column (default: value/val/y)")
-    add(
-        "--detector",
-        metavar="NAME",
-        help="detector name (default SeasonalDetector(max_season_length=64))",
-    )
-    add("--param", action="append", default=[], metavar="KEY=VALUE", help="detector parameter")
-    add(
-        "--threshold",
-        metavar="NAME",
-        help="threshold name (default: the detector's default threshold)",
-    )
-    add(
-        "--threshold-param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="threshold parameter",
-    )
-    add(
-        "--max-keys",
-        type=int,
-        default=10_000,
-        metavar="N",
-        help="most series per bucket (default 10000)",
-    )
-    add(
-        "--buckets",
-        type=int,
-        default=16,
-        metavar="N",
-        help="state buckets; fixed per checkpoint (16)",
-    )
-    add(
-        "--on-invalid",
-        choices=("raise", "skip", "flag"),
-        default="flag",
-        help="rows without a finite value, key or time (default flag)",
-    )
-    add("--only-anomalies", action="store_true", help="write flagged records only")
-    add("--master", default="local[*]", metavar="URL", help="Spark master (default local[*])")
-    add("--shuffle-partitions", type=int, metavar="N", help="default: --buckets")
-    add("--max-files-per-trigger", type=int, metavar="N", help="files per micro-batch")
-    add("--interval", type=float, metavar="SECONDS", help="keep watching, a batch every N seconds")
-    add("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("input", metavar="INPUT_DIR", help="directory of parquet/CSV/JSONL files")
+    for flag, settings in _FLAGS.items():
+        parser.add_argument(flag, **settings)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the stream until the files are processed (or until interrupted); exit code."""
-    from oddwatch.cli._components import build, parse_param
+    from oddwatch.cli._settings import INPUT_OPTIONS, make_monitor, read_settings
 
     try:
         require("pyspark.sql")
     except ImportError as exc:
-        raise OddwatchError(str(exc)) from None
+        raise errors.OddwatchError(str(exc)) from None
+    # the detector, threshold, --max-keys and --on-invalid settings of `oddwatch detect`
+    settings = read_settings(argparse.Namespace(**vars(args), config=None), INPUT_OPTIONS)
+    built = make_monitor(settings)(True)
     monitor = KeyedMonitor(
-        build("detector", args.detector, dict(parse_param(p) for p in args.param)),
-        build("threshold", args.threshold, dict(parse_param(p) for p in args.threshold_param)),
-        max_keys=args.max_keys,
-        on_invalid=args.on_invalid,
+        built.detector, built.threshold, settings.max_keys, on_invalid=settings.on_invalid
     )
     fmt = args.format or _guess_format(args.input)
     spark = _session(args)
@@ -132,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         schema = reader.load(args.input).schema
     except Exception as exc:  # Spark raises its own AnalysisException types
-        raise InvalidInputError(f"cannot read {fmt} files in {args.input!r}: {exc}") from None
+        raise errors.InvalidInputError(
+            f"cannot read {fmt} files in {args.input!r}: {exc}"
+        ) from None
     names = [f.name for f in schema.fields]
     key = _column("key", args.key_col, _KEY_NAMES, names)
     time_col = _column("time", args.time_col, _TIME_NAMES, names)
@@ -172,6 +150,7 @@ def _session(args: argparse.Namespace) -> Any:
         .appName("oddwatch spark-detect")
         .config("spark.pyspark.python", sys.executable)
         .config("spark.sql.shuffle.partitions", str(partitions))
+        .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
     )
     spark = builder.getOrCreate()
@@ -184,14 +163,14 @@ def _guess_format(directory: str) -> str:
 
     path = Path(directory)
     if not path.is_dir():
-        raise InvalidParameterError(
+        raise errors.InvalidParameterError(
             f"spark-detect reads a directory of files; {directory!r} is not a directory."
         )
     suffixes = {p.suffix.lower().lstrip(".") for p in path.iterdir() if p.is_file()}
     found = {"jsonl": "json", "ndjson": "json"}
     formats = {found.get(s, s) for s in suffixes} & set(_FORMATS)
     if len(formats) != 1:
-        raise InvalidParameterError(
+        raise errors.InvalidParameterError(
             f"cannot tell the input format of {directory!r} from its file extensions "
             f"{sorted(suffixes)}; pass --format parquet, csv or json."
         )
@@ -201,14 +180,14 @@ def _guess_format(directory: str) -> str:
 def _column(role: str, given: str | None, usual: tuple[str, ...], names: list[str]) -> str:
     if given is not None:
         if given not in names:
-            raise InvalidParameterError(
+            raise errors.InvalidParameterError(
                 f"--{role}-col {given!r} is not a column of the input; its columns are {names}."
             )
         return given
     for name in names:
         if name.lower() in usual:
             return name
-    raise InvalidParameterError(
+    raise errors.InvalidParameterError(
         f"no {role} column found (looked for {', '.join(usual)}) among {names}; "
         f"name it with --{role}-col."
     )
@@ -228,7 +207,7 @@ def _watch(query: Any, quiet: bool) -> int:
     seen, rows = _report(query, seen, rows, started, quiet)
     if not quiet:
         print(
-            f"done: {rows} records in {seen + 1} micro-batches, "
+            f"done: {rows} records in {seen + 1} micro-batch{'es' if seen else ''}, "
             f"{time.perf_counter() - started:.1f} s",
             file=sys.stderr,
         )
@@ -251,8 +230,11 @@ def _report(query: Any, seen: int, rows: int, started: float, quiet: bool) -> tu
 def _oddwatch_error(exc: Exception) -> Exception:
     """Our error inside a Spark failure, as itself; anything else as a one-line error."""
     match = _ERROR.search(str(exc))
-    kinds = {"InvalidInputError": InvalidInputError, "CheckpointError": CheckpointError}
+    kinds = {
+        "InvalidInputError": errors.InvalidInputError,
+        "CheckpointError": errors.CheckpointError,
+    }
     if match and match.group(1) in kinds:
         return kinds[match.group(1)](match.group(2))
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return OddwatchError(f"the Spark query failed: {first[:500]}")
+    return errors.OddwatchError(f"the Spark query failed: {first[:500]}")

@@ -24,7 +24,8 @@ def local_session(
 
     Sets ``spark.pyspark.python`` to ``sys.executable`` (workers that import another Python
     cannot import oddwatch), a small ``spark.sql.shuffle.partitions`` (Spark's default of 200
-    means 200 tasks per micro-batch), and turns the web UI off. Starting the JVM took
+    means 200 tasks per micro-batch), the session time zone to UTC (timestamps show and reach
+    Python in UTC, whatever the machine's zone), and turns the web UI off. Starting the JVM took
     20 to 60 s on a shared 2-core machine (``benchmarks/bench_spark.py``). A session already
     running in this process is returned as it is.
 
@@ -51,6 +52,7 @@ def local_session(
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         **(conf or {}),
