@@ -29,7 +29,6 @@ from oddwatch.errors import InvalidParameterError
 __all__ = [
     "FEED_OPTIONS",
     "CommitAfterOutput",
-    "monitor_for",
     "add_feed_arguments",
     "is_feed",
     "is_river",
@@ -180,15 +179,6 @@ def river_detector(name: str, params: Mapping[str, Any]) -> Any:
     rest = dict(params)
     scaler = rest.pop("scaler", "MinMaxScaler")
     return RiverDetector.from_name(name.split(":", 1)[1], rest, scaler=scaler)
-
-
-def monitor_for(detector: Any, threshold: Any) -> Any:
-    """``RiverMonitor(detector, threshold)`` for a River detector, else None (use a Monitor)."""
-    if type(detector).__name__ != "RiverDetector":
-        return None
-    from oddwatch.river import RiverMonitor
-
-    return RiverMonitor(detector, threshold)
 
 
 class CommitAfterOutput:
