@@ -180,7 +180,7 @@ def test_river_detector_builds_a_monitor():
     [
         (["prometheus://127.0.0.1:1"], "needs --query PROMQL"),
         (["kafka://127.0.0.1:1/t"], "needs --group G"),
-        (["mqtt://127.0.0.1:1/t", "--checkpoint", "x.ckpt"], "--checkpoint and --follow work"),
+        (["mqtt://127.0.0.1:1/t", "--follow"], "--follow works on files"),
         (["prometheus://127.0.0.1:1", "--query", "up", "--step", "soon"], "a duration must"),
         (["-", "--detector", "river:Nope"], "unknown River anomaly detector 'Nope'"),
     ],

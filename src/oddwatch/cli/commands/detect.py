@@ -231,8 +231,10 @@ def _fingerprint(s: Settings, chunk_lines: int) -> dict[str, Any]:
             "follow",
         )
     }
+    if is_feed(s.input):  # what a feed reads (--since and --until are relative to now)
+        fp.update({k: s.values.get(k) for k in ("query", "step", "group", "message_key", "qos")})
     fp.update(
-        input=real(s.input),
+        input=s.input if is_feed(s.input) else real(s.input),
         out=real(s.out),
         model=real(s.model),
         chunk_lines=chunk_lines,
@@ -253,10 +255,10 @@ def _same_file(a: str | None, b: str | None) -> bool:
 
 
 def _check(s: Settings) -> None:
-    if is_feed(s.input) and (s.checkpoint or s.follow):
+    if is_feed(s.input) and s.follow:
         raise InvalidParameterError(
-            "--checkpoint and --follow work on files; a kafka:// input resumes from its "
-            "committed offsets, a prometheus:// one from --since. Drop those flags."
+            "--follow works on files; a feed (mqtt://, prometheus://, kafka://) is followed "
+            "already. Drop --follow."
         )
     if s.checkpoint and s.input == "-":
         raise InvalidParameterError(
