@@ -136,6 +136,7 @@ class KafkaSource:
             )
         settings.update({"enable.auto.commit": False, "enable.auto.offset.store": False})
         self.topic = topic
+        self.group = group
         self.keyed = keyed
         self.chunk_size = chunk_size
         self.poll_timeout = poll_timeout
@@ -263,6 +264,21 @@ class KafkaSource:
             )
             offsets[(message.topic(), message.partition())] = message.offset() + 1
         return offsets
+
+    def transaction_offsets(self) -> list[Any]:
+        """The next offset of every partition read through the last chunk, not yet committed,
+        as ``TopicPartition`` objects for ``send_offsets_to_transaction``."""
+        todo = {k: o for k, o in self._pending.items() if self._committed.get(k) != o}
+        return [self._kafka.TopicPartition(t, p, o) for (t, p), o in sorted(todo.items())]
+
+    def group_metadata(self) -> Any:
+        """The consumer group's metadata, for ``send_offsets_to_transaction``."""
+        return self._consumer.consumer_group_metadata()
+
+    def mark_committed(self) -> None:
+        """Record that a transaction committed the offsets of every chunk yielded so far."""
+        self._committed.update(self._pending)
+        self._marks.clear()
 
     def commit(self, chunks: int | None = None) -> bool:
         """Commit the offsets of every chunk yielded so far (or of the first ``chunks`` of
