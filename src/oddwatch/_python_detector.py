@@ -9,8 +9,8 @@ its input. Thresholds, alarm stage, ``on_invalid`` and results are then exactly 
 
 The protocol such a detector provides: ``runs_in_python = True``, ``score_scale``,
 ``update_many(values) -> scores`` (finite float64 values in, one float score each, ``nan``
-while warming up), ``clone()``, and for an explicit pickle opt-in
-``save_pickle(component, path)``.
+while warming up) and, for an explicit pickle opt-in, ``save_pickle(component, path)``.
+``Monitor.clone`` clones it only if it is an oddwatch component (as ``RiverDetector`` is).
 
 Examples
 --------
