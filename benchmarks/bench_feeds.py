@@ -9,7 +9,10 @@ ways in one run, each timed from opening the source to the last record parsed:
 - paho-only: the same backlog drained by a bare paho-mqtt client whose callback only counts
   (the ceiling for any source built on paho);
 - prometheus: the same points backfilled into a local prometheus with promtool, read back
-  through ``PrometheusSource`` (range queries, ``step`` = 15 s, every label set a key).
+  through ``PrometheusSource`` (range queries, ``step`` = 15 s, every label set a key);
+- kafka-mock: the same records produced to librdkafka's mock cluster (in process: no broker
+  can be installed here), drained through ``KafkaSource`` keyed by series; timed from the
+  first chunk (the consumer group join before it, seconds on the mock, is printed apart).
 
 Every server runs on 127.0.0.1 on an ephemeral port and is stopped at the end. Needs the Debian
 packages mosquitto and prometheus (promtool comes with it) and ``oddwatch[mqtt]``.
@@ -232,6 +235,43 @@ def bench_prometheus(
     return n, elapsed
 
 
+def bench_kafka(tmp: Path, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[int, float]:
+    """The same records produced to librdkafka's mock cluster (in process), drained through
+    ``KafkaSource`` (keyed by series). No Kafka broker can be installed here, so this measures
+    the client and the source, not a network."""
+    import confluent_kafka as ck
+
+    from oddwatch.sources.kafka import KafkaSource
+
+    t, k, v = data
+    owner = ck.Producer({"test.mock.num.brokers": 1})
+    (broker,) = owner.list_topics(timeout=10).brokers.values()
+    bootstrap = f"{broker.host}:{broker.port}"
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
+    for ti, ki, vi in zip(t.tolist(), k.tolist(), v.tolist(), strict=True):
+        body = json.dumps({"timestamp": ti, "value": vi}).encode()
+        while True:
+            try:
+                producer.produce("bench", body, key=str(ki).encode())
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
+    opened = time.perf_counter()
+    source = KafkaSource(
+        bootstrap, "bench", tmp.name, keyed=True, max_records=len(v), idle_timeout=10
+    )
+    chunks = iter(source)
+    n = len(next(chunks))  # the consumer group's join (seconds on the mock) is not timed
+    start = time.perf_counter()
+    n += drain(chunks)
+    elapsed = time.perf_counter() - start
+    source.close()
+    owner.flush(5)
+    print(f"  (kafka-mock: joining the group and the first chunk took {start - opened:.2f} s)")
+    return n, elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="records (default 100000)")
@@ -245,6 +285,7 @@ def main() -> None:
         ("mqtt", bench_mqtt),
         ("paho-only", bench_paho),
         ("prometheus", bench_prometheus),
+        ("kafka-mock", bench_kafka),
     )
     for name, bench in benches:
         best = None
@@ -258,7 +299,7 @@ def main() -> None:
         rows[name] = (n, best)
         print(f"{name:<11} {n:>8} records  {best:7.3f} s  {n / best:>10,.0f} records/s", flush=True)
     file_rate = rows["file"][0] / rows["file"][1]
-    for name in ("mqtt", "paho-only", "prometheus"):
+    for name in ("mqtt", "paho-only", "prometheus", "kafka-mock"):
         n, elapsed = rows[name]
         print(f"{name}/file throughput ratio: {n / elapsed / file_rate:.3f}")
     mqtt_rate = rows["mqtt"][0] / rows["mqtt"][1]

@@ -212,3 +212,77 @@ class BatchDetector:
     def predict(self, X: Any) -> Any:
         """0/1 labels of ``X`` (1: outlier), from the same scan as :meth:`decision_function`."""
         return self._scan(X, "predict")[1].astype(np.int64)
+
+    def predict_proba(self, X: Any, method: str = "linear") -> FloatArray:
+        """PyOD's outlier "probability" of ``X``: columns ``[P(normal), P(outlier)]``.
+
+        A fixed, non-decreasing map of :meth:`decision_function`'s scores, set at ``fit`` from
+        ``decision_scores_`` as PyOD does: ``"linear"`` min-max scales by the fitted scores'
+        range and clips to [0, 1]; ``"unify"`` is ``erf((s - mean) / (std * sqrt(2)))``
+        clipped to [0, 1], mean and std of the fitted scores (Kriegel et al. 2011). It is a
+        rescaling, not a calibrated probability: it keeps the order of the scores (so ROC and
+        PR are those of ``decision_function``), but its 0.5 is not the Monitor's threshold,
+        and ``predict`` does not come from it. For points after the fitted history it is
+        causal (the map is fixed); over the fitted points themselves it uses the whole
+        history's range, as in PyOD. A constant history scales by 1.
+
+        Examples
+        --------
+        >>> from oddwatch.detectors import RollingZScore
+        >>> clf = BatchDetector(RollingZScore(window_size=3)).fit([1.0, 2.0, 1.0, 2.0, 1.0, 2.5])
+        >>> clf.decision_scores_.round(2).tolist()
+        [0.0, 0.0, 0.0, 1.41, 1.41, 2.47]
+        >>> clf.predict_proba([2.0, 9.0]).round(2).tolist()
+        [[0.89, 0.11], [0.0, 1.0]]
+        """
+        scores = self._scan(X, "predict_proba")[0]
+        train = self.decision_scores_
+        if method == "linear":
+            span = float(train.max() - train.min())
+            outlier = (scores - train.min()) / (span if span > 0 else 1.0)
+        elif method == "unify":
+            sd = float(train.std())
+            z = (scores - train.mean()) / ((sd if sd > 0 else 1.0) * math.sqrt(2.0))
+            outlier = np.array([math.erf(v) for v in z.tolist()], dtype=np.float64)
+        else:
+            raise InvalidParameterError(
+                f"`method` of BatchDetector.predict_proba must be 'linear' or 'unify'; got "
+                f"{method!r}."
+            )
+        outlier = np.clip(outlier, 0.0, 1.0)
+        return np.column_stack([1.0 - outlier, outlier])
+
+    def predict_confidence(self, X: Any) -> FloatArray:
+        """PyOD's confidence in each label of :meth:`predict` (Perini et al. 2020, ExCeeD).
+
+        With ``n`` fitted points, ``k`` of which score at or below a point's score, the
+        point's outlier probability is ``p = (1 + k) / (2 + n)``; the confidence that it is
+        an outlier is ``P(Binomial(n, p) > n - int(n * c))`` with ``c`` the
+        ``contamination`` (or, when it is None, the share of fitted points labelled), and a
+        point labelled normal gets one minus that. Labels are :meth:`predict`'s. Needs SciPy
+        (for the binomial tail), which ``oddwatch[integrations]`` installs.
+
+        Examples
+        --------
+        >>> from oddwatch.detectors import RollingZScore
+        >>> X = np.random.default_rng(1).normal(10, 1, 200)
+        >>> clf = BatchDetector(RollingZScore(window_size=20), contamination=0.05).fit(X)
+        >>> clf.predict([10.0, 12.6, 14.0]).tolist()
+        [0, 0, 1]
+        >>> clf.predict_confidence([10.0, 12.6, 14.0]).round(3).tolist()
+        [1.0, 0.892, 0.999]
+        """
+        try:
+            from scipy.stats import binom
+        except ImportError:
+            raise InvalidParameterError(
+                "BatchDetector.predict_confidence needs SciPy for the binomial tail; install "
+                "it with: pip install 'oddwatch[integrations]' (or pip install scipy)."
+            ) from None
+        scores, flags = self._scan(X, "predict_confidence")
+        train = np.sort(self.decision_scores_)
+        n = train.shape[0]
+        share = float(self.labels_.mean()) if self.contamination is None else self.contamination
+        posterior = (1.0 + np.searchsorted(train, scores, side="right")) / (2.0 + n)
+        confidence: FloatArray = 1.0 - binom.cdf(n - int(n * share), n, posterior)
+        return np.where(flags, confidence, 1.0 - confidence)

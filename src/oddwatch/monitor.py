@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -14,6 +15,7 @@ import numpy as np
 
 from oddwatch._base import Component, check_state, entry_point
 from oddwatch._dispatch import monitor_block, monitor_point
+from oddwatch._python_detector import _ScoreRelay, is_python_detector, save_python
 from oddwatch._typing import BoolArray, FloatArray, State
 from oddwatch._validation import OptionParam
 from oddwatch.alarms import AlarmPolicy, EveryPoint, QuietPeriod
@@ -360,7 +362,8 @@ class Monitor(Component):
         self.on_invalid = on_invalid
         self.alarm = alarm
         self._on_invalid.check("Monitor", "on_invalid", on_invalid)
-        if detector is not None and not isinstance(detector, Detector):
+        python = is_python_detector(detector)
+        if detector is not None and not (python or isinstance(detector, Detector)):
             raise InvalidParameterError(
                 f"`detector` of Monitor must be an oddwatch Detector; got {detector!r}."
             )
@@ -376,6 +379,7 @@ class Monitor(Component):
         self._counters = np.zeros(3, dtype=np.int64)  # points, skipped, flagged invalid
         self._previous = np.full(1, math.nan)  # the latest valid value (stuck-value reason)
         self._point: Any = None
+        self._relay = _ScoreRelay() if python else None  # scores from a Python detector
 
     @property
     def n_seen_(self) -> int:
@@ -392,7 +396,8 @@ class Monitor(Component):
 
     def _stages(self) -> tuple[Any, ...]:
         """``(state, kernel parameters)`` of the detector, threshold and alarm policy."""
-        parts = (self.detector_, self.threshold_, self.alarm_)
+        detector = self.detector_ if self._relay is None else self._relay
+        parts = (detector, self.threshold_, self.alarm_)
         return tuple((part._state, part._kernel_params_) for part in parts)
 
     def update(self, x: Any) -> Verdict:
@@ -401,8 +406,8 @@ class Monitor(Component):
         A finite ``float`` (or int) goes straight to the compiled step; anything else takes
         the checked path of :meth:`update_many`.
         """
-        if type(x) is not float or not math.isfinite(x):
-            if type(x) is int:
+        if type(x) is not float or not math.isfinite(x) or self._relay is not None:
+            if type(x) is int and self._relay is None:
                 x = float(x)
             else:
                 return self._update_checked([x], "update").verdict(0)
@@ -457,17 +462,20 @@ class Monitor(Component):
         score, threshold, expected, scale = (np.empty(n) for _ in range(4))
         flag = np.empty(n, dtype=np.bool_)
         stages = self._stages()
+        steps = (
+            values if self._relay is None else self._relay.scores(self.detector_, values, invalid)
+        )
         if not n_invalid:
-            monitor_block(stages, values, score, threshold, flag, expected, scale)
+            monitor_block(stages, steps, score, threshold, flag, expected, scale)
         else:
             for a in range(0, n, _BLOCK):
                 b = min(a + _BLOCK, n)
                 keep = ~invalid[a:b]
                 outs = (score[a:b], threshold[a:b], flag[a:b], expected[a:b], scale[a:b])
                 if keep.all():
-                    monitor_block(stages, np.ascontiguousarray(values[a:b]), *outs)
+                    monitor_block(stages, np.ascontiguousarray(steps[a:b]), *outs)
                 else:
-                    _run_sparse(stages, values[a:b][keep], keep, outs)
+                    _run_sparse(stages, steps[a:b][keep], keep, outs)
             if self.on_invalid == "flag":
                 flag |= invalid
                 self._counters[2] += n_invalid
@@ -494,6 +502,17 @@ class Monitor(Component):
             shown = in_force[name] if placeholder and name in in_force else value
             args.append(f"{name}={shown!r}")
         return f"{type(self).__name__}({', '.join(args)})"
+
+    def save(self, path: str | os.PathLike[str], *, allow_pickle: bool = False) -> None:
+        """Write the Monitor to ``path`` (see :func:`oddwatch.persist.save`).
+
+        A Monitor over a detector that runs in Python (a River model) has no array state:
+        saving it is refused unless ``allow_pickle=True``, which writes pickle.
+        """
+        if self._relay is not None:
+            save_python(self, self.detector_, path, allow_pickle)
+        else:
+            super().save(path)
 
     def get_state(self) -> State:
         state = {f"detector.{k}": v for k, v in self.detector_.get_state().items()}

@@ -152,3 +152,64 @@ def test_bad_input():
         BatchDetector().decision_function([1.0])
     with pytest.raises(InvalidInputError, match="needs numbers"):
         BatchDetector().fit(["a", "b"])
+
+
+# ---- predict_proba / predict_confidence: PyOD's own methods give the same numbers ----------
+
+
+@pytest.fixture
+def pyod_base(monkeypatch):
+    """PyOD's BaseDetector, its fitted check relaxed (it wants a scikit-learn estimator)."""
+    module = need("pyod.models.base")
+    monkeypatch.setattr(module, "check_is_fitted", lambda est, names: None)
+    return module.BaseDetector
+
+
+@pytest.mark.parametrize("contamination", [None, 0.05])
+@pytest.mark.parametrize("method", ["linear", "unify"])
+def test_predict_proba_is_pyods(pyod_base, method, contamination):
+    """PyOD's BaseDetector.predict_proba, run on our fitted object, gives our answer."""
+    base = pyod_base
+    xs = data()
+    clf = BatchDetector(zscore(), contamination=contamination).fit(xs[:400])
+    clf._classes = 2  # what PyOD's predict_proba reads besides the fitted attributes
+    clf._mu, clf._sigma = clf.decision_scores_.mean(), clf.decision_scores_.std()
+    for X in (xs[400:], xs, xs[:400]):
+        ours = clf.predict_proba(X, method=method)
+        np.testing.assert_allclose(ours, base.predict_proba(clf, X, method=method), atol=1e-12)
+        assert ours.shape == (X.shape[0], 2) and np.allclose(ours.sum(axis=1), 1.0)
+    later = clf.decision_function(xs[400:])
+    order = np.argsort(later, kind="stable")
+    assert (np.diff(clf.predict_proba(xs[400:], method=method)[order, 1]) >= 0).all()
+    assert clf.predict_proba(xs[400:])[np.argmax(later), 1] == 1.0  # the -8 spike at 450
+
+
+def test_predict_confidence_is_pyods(pyod_base):
+    base = pyod_base
+    xs = data()
+    clf = BatchDetector(zscore(), contamination=0.05).fit(xs[:400])
+    for X in (xs[400:], xs):
+        ours = clf.predict_confidence(X)
+        np.testing.assert_allclose(ours, base.predict_confidence(clf, X), atol=1e-12)
+        assert ((0 <= ours) & (ours <= 1)).all()
+    # contamination=None: labels are the Monitor's, the share is that of the fitted labels
+    binom = need("scipy.stats").binom
+    own = BatchDetector(zscore()).fit(xs[:400])
+    labels, scores = own.predict(xs[400:]), own.decision_function(xs[400:])
+    n, share = 400, own.labels_.mean()
+    assert labels[50] == 1 and 0 < share < 0.05  # the spike at 450 is labelled
+    p = (1 + np.array([np.count_nonzero(own.decision_scores_ <= s) for s in scores])) / (2 + n)
+    outlier = 1 - binom.cdf(n - int(n * share), n, p)
+    want = np.where(labels == 1, outlier, 1 - outlier)
+    np.testing.assert_allclose(own.predict_confidence(xs[400:]), want, atol=1e-12)
+
+
+def test_predict_proba_and_confidence_refuse_clearly():
+    clf = BatchDetector(zscore())
+    with pytest.raises(InvalidParameterError, match="predict_proba needs a fitted detector"):
+        clf.predict_proba(data())
+    clf.fit(data())
+    with pytest.raises(InvalidParameterError, match="must be 'linear' or 'unify'; got 'x'"):
+        clf.predict_proba(data(), method="x")
+    flat = BatchDetector(zscore()).fit(np.ones(100))  # constant history: scale by 1
+    assert flat.predict_proba([1.0, 1.0]).tolist() == [[1.0, 0.0], [1.0, 0.0]]

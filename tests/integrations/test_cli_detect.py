@@ -135,7 +135,8 @@ def test_river_detector_by_name(capsys, tmp_path):
     need("river")
     rng = np.random.default_rng(3)
     path = tmp_path / "stream.csv"
-    path.write_text("value\n" + "".join(f"{v}\n" for v in rng.normal(10, 1, 400)))
+    rng_values = rng.normal(10, 1, 400)
+    path.write_text("value\n" + "".join(f"{v!r}\n" for v in rng_values.tolist()))
     code, out, err = run(
         capsys,
         path,
@@ -150,6 +151,28 @@ def test_river_detector_by_name(capsys, tmp_path):
     assert code == 0, err
     got = rows(out)
     assert len(got) == 400 and got[0]["score"] is None and got[60]["score"] is not None
+    # it is a plain Monitor over the River model: same scores and flags as the library's
+    from oddwatch import Monitor
+    from oddwatch.river import RiverDetector
+
+    det = RiverDetector.from_name("HalfSpaceTrees", {"window_size": 50, "seed": 1})
+    want = Monitor(det).update_many(rng_values)
+    scores = np.array([np.nan if r["score"] is None else r["score"] for r in got])
+    np.testing.assert_allclose(scores, want.score, rtol=1e-9, equal_nan=True)
+    assert [r["is_anomaly"] for r in got] == want.is_anomaly.tolist()
+
+
+def test_river_detector_builds_a_monitor():
+    need("river")
+    from oddwatch import Monitor
+    from oddwatch.cli._settings import make_monitor, read_settings
+    from oddwatch.cli.commands.detect import OPTIONS
+    from oddwatch.cli.main import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["detect", "x.csv", "--detector", "river:HalfSpaceTrees"])
+    monitor = make_monitor(read_settings(args, OPTIONS))(False)
+    assert type(monitor) is Monitor and type(monitor.detector_).__name__ == "RiverDetector"
 
 
 @pytest.mark.parametrize(
@@ -157,7 +180,7 @@ def test_river_detector_by_name(capsys, tmp_path):
     [
         (["prometheus://127.0.0.1:1"], "needs --query PROMQL"),
         (["kafka://127.0.0.1:1/t"], "needs --group G"),
-        (["mqtt://127.0.0.1:1/t", "--checkpoint", "x.ckpt"], "--checkpoint and --follow work"),
+        (["mqtt://127.0.0.1:1/t", "--follow"], "--follow works on files"),
         (["prometheus://127.0.0.1:1", "--query", "up", "--step", "soon"], "a duration must"),
         (["-", "--detector", "river:Nope"], "unknown River anomaly detector 'Nope'"),
     ],
@@ -210,4 +233,4 @@ def test_river_detector_with_keyed_input_says_what_to_do(capsys, tmp_path):
     path = tmp_path / "keyed.csv"
     path.write_text("key,value\n" + "".join(f"{'ab'[i % 2]},{i % 5}\n" for i in range(40)))
     code, _, err = run(capsys, path, "--key-col", "key", "--detector", "river:HalfSpaceTrees")
-    assert code == 2 and "one RiverMonitor per series" in err and "Traceback" not in err
+    assert code == 2 and "one Monitor per series" in err and "Traceback" not in err

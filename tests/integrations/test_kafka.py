@@ -78,7 +78,7 @@ class FakeConsumer:
         self.broker = broker
         self.next = broker.committed
 
-    def subscribe(self, topics, on_revoke=None):
+    def subscribe(self, topics, on_assign=None, on_revoke=None):
         self.on_revoke = on_revoke
 
     def consume(self, num_messages, timeout):

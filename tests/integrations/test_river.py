@@ -19,6 +19,7 @@ need("sklearn")  # River's ROC AUC check uses it
 from river import anomaly, checks, compose, preprocessing  # noqa: E402
 
 from oddwatch import Monitor, load  # noqa: E402
+from oddwatch.alarms import EveryPoint, QuietPeriod  # noqa: E402
 from oddwatch.detectors import RollingZScore  # noqa: E402
 from oddwatch.errors import (  # noqa: E402
     CheckpointError,
@@ -33,6 +34,7 @@ from oddwatch.river import (  # noqa: E402
     load_pickle,
     save_pickle,
 )
+from oddwatch.thresholds import SPOT, FixedThreshold, QuantileThreshold  # noqa: E402
 
 
 def labelled_stream(n: int = 1000, seed: int = 7) -> list[tuple[dict, bool]]:
@@ -257,10 +259,28 @@ def test_clone_gives_an_untrained_copy():
 
 
 def test_checkpoint_is_refused(tmp_path):
-    for obj in (hst(), RiverMonitor(hst())):
+    with pytest.raises(CheckpointError, match="River keeps a model's state only as pickle"):
+        hst().save(tmp_path / "m.oddwatch")
+    for mon in (Monitor(hst()), RiverMonitor(hst())):
+        with pytest.raises(CheckpointError, match="got allow_pickle=False. If you trust every"):
+            mon.save(tmp_path / "m.oddwatch")
         with pytest.raises(CheckpointError, match="River keeps a model's state only as pickle"):
-            obj.save(tmp_path / "m.oddwatch")
+            mon.get_state()
     assert not list(tmp_path.iterdir())
+
+
+def test_monitor_save_with_allow_pickle_continues_the_run(tmp_path):
+    mon = Monitor(hst())
+    mon.update_many(series(100))
+    mon.save(tmp_path / "m.pickle", allow_pickle=True)
+    with pytest.raises(CheckpointError, match="not an oddwatch checkpoint"):
+        load(tmp_path / "m.pickle")
+    restored = load_pickle(tmp_path / "m.pickle", allow_pickle=True)
+    assert type(restored) is Monitor
+    rest = series()[100:]
+    a, b = restored.update_many(rest), mon.update_many(rest)
+    np.testing.assert_array_equal(a.score, b.score)
+    np.testing.assert_array_equal(a.is_anomaly, b.is_anomaly)
 
 
 def test_pickle_needs_the_opt_in_both_ways(tmp_path):
@@ -351,12 +371,10 @@ def test_missing_river_names_the_extra(monkeypatch):
         importlib.import_module("oddwatch.river")
 
 
-def test_compiled_monitors_point_to_river_monitor():
+def test_keyed_monitor_points_to_one_monitor_per_series():
     from oddwatch import KeyedMonitor
 
-    with pytest.raises(InvalidParameterError, match=r"Use oddwatch.river.RiverMonitor\(detector\)"):
-        Monitor(hst()).update_many([1.0, 2.0])
-    with pytest.raises(InvalidParameterError, match="one RiverMonitor per series"):
+    with pytest.raises(InvalidParameterError, match="one Monitor per series"):
         KeyedMonitor(hst()).update_many(["a"], [1.0])
 
 
@@ -365,7 +383,7 @@ def test_river_monitor_policies_and_counts():
     result = mon.update_many(np.r_[series(60), np.nan])
     assert result.is_anomaly[-1] and result.is_invalid[-1] and result.reason(60) == "missing value"
     assert mon.n_invalid_flagged_ == 1 and mon.n_skipped_ == 0 and mon.n_seen_ == 61
-    with pytest.raises(InvalidInputError, match="RiverMonitor got nan at index 1"):
+    with pytest.raises(InvalidInputError, match="Monitor.update_many got nan at index 1"):
         RiverMonitor(hst()).update_many([1.0, float("nan")])
     with pytest.raises(InvalidParameterError, match="`detector` of RiverMonitor must be a"):
         RiverMonitor(RollingZScore())
@@ -405,3 +423,95 @@ def test_conformance_suite_with_its_waivers():
         "keyed_equals_standalone",
         "score_is_pure",
     }
+
+
+# ---- any River detector inside a Monitor: validation, threshold and alarm stage ------------
+
+
+def reference(xs, threshold, alarm, on_invalid="skip"):
+    """Scores from a RiverDetector alone, then the threshold and the alarm stage run apart.
+
+    The Monitor's contract, built from the components' own ``update_many``: invalid points are
+    never scored, learned or flagged (flagged as invalid under ``"flag"``).
+    """
+    xs = np.asarray(xs, dtype=float)
+    valid = np.isfinite(xs)
+    scores = np.full(xs.shape[0], np.nan)
+    scores[valid] = hst().update_many(xs[valid])
+    levels = np.full(xs.shape[0], np.nan)
+    levels[valid] = threshold.update_many(scores[valid])
+    alarm.bind("rank")
+    reported = np.full(xs.shape[0], np.nan)
+    reported[valid] = alarm.update_many(scores[valid], levels[valid])
+    with np.errstate(invalid="ignore"):
+        flags = reported > levels
+    if on_invalid == "flag":
+        flags |= ~valid
+    return reported, levels, flags
+
+
+@pytest.mark.parametrize(
+    "make_threshold, make_alarm, on_invalid",
+    [
+        (lambda: QuantileThreshold(q=0.98, window_size=100), lambda: EveryPoint(), "skip"),
+        (lambda: FixedThreshold(0.9), lambda: QuietPeriod(quiet_period=10), "flag"),
+        (lambda: SPOT(risk=1e-2, init_size=200, level=0.9), lambda: EveryPoint(), "skip"),
+    ],
+)
+def test_monitor_runs_a_river_detector_like_its_parts(make_threshold, make_alarm, on_invalid):
+    xs = np.r_[series(), series()[::-1], series()]
+    xs[[3, 70, 333]] = np.nan
+    mon = Monitor(hst(), make_threshold(), on_invalid=on_invalid, alarm=make_alarm())
+    chunks = [mon.update_many(xs[a:b]) for a, b in [(0, 1), (1, 97), (97, 98), (98, 600)]]
+    score = np.concatenate([c.score for c in chunks])
+    level = np.concatenate([c.threshold for c in chunks])
+    flags = np.concatenate([c.is_anomaly for c in chunks])
+    want_score, want_level, want_flags = reference(xs, make_threshold(), make_alarm(), on_invalid)
+    np.testing.assert_array_equal(score, want_score)
+    valid = np.isfinite(xs)
+    np.testing.assert_array_equal(level[valid], want_level[valid])
+    np.testing.assert_array_equal(flags, want_flags)
+    assert flags.any() and mon.n_seen_ == 600
+    assert (mon.n_skipped_, mon.n_invalid_flagged_) == ((3, 0) if on_invalid == "skip" else (0, 3))
+    one = Monitor(hst(), make_threshold(), on_invalid=on_invalid, alarm=make_alarm())
+    verdicts = [one.update(float(x)) for x in xs]
+    np.testing.assert_array_equal([v.score for v in verdicts], score)
+    np.testing.assert_array_equal([v.is_anomaly for v in verdicts], flags)
+
+
+def test_monitor_defaults_for_a_river_detector():
+    mon = Monitor(hst())
+    assert repr(mon.threshold_) == repr(QuantileThreshold()) and type(mon.alarm_) is EveryPoint
+    assert repr(mon.clone()).startswith("Monitor(detector=RiverDetector(")
+    with pytest.raises(InvalidInputError, match="Monitor.update got 'x'"):
+        mon.update("x")
+    assert mon.n_seen_ == 0 and mon.detector_.n_seen_ == 0
+
+
+class Doubler:
+    """A Python detector that is not River: the protocol Monitor needs, and no more."""
+
+    runs_in_python = True
+    score_scale = "sd"
+
+    def __init__(self):
+        self.seen = 0
+
+    def update_many(self, xs):
+        self.seen += len(xs)
+        return 2.0 * np.asarray(xs)
+
+
+def test_monitor_takes_any_python_detector(tmp_path):
+    mon = Monitor(Doubler(), FixedThreshold(5.0), on_invalid="skip")
+    result = mon.update_many([1.0, np.nan, 3.0])
+    assert result.score.tolist()[::2] == [2.0, 6.0] and result.is_anomaly.tolist() == [
+        False,
+        False,
+        True,
+    ]
+    assert mon.detector_.seen == 2 and mon.n_skipped_ == 1
+    with pytest.raises(CheckpointError, match="Doubler offers no way to save it"):
+        mon.save(tmp_path / "d", allow_pickle=True)
+    with pytest.raises(InvalidParameterError, match="must be an oddwatch Detector"):
+        Monitor(object())

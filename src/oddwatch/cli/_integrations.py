@@ -29,10 +29,11 @@ from oddwatch.errors import InvalidParameterError
 __all__ = [
     "FEED_OPTIONS",
     "CommitAfterOutput",
-    "monitor_for",
     "add_feed_arguments",
     "is_feed",
+    "is_kafka_out",
     "is_river",
+    "kafka_output",
     "open_feed",
     "parse_duration",
     "river_detector",
@@ -182,13 +183,26 @@ def river_detector(name: str, params: Mapping[str, Any]) -> Any:
     return RiverDetector.from_name(name.split(":", 1)[1], rest, scaler=scaler)
 
 
-def monitor_for(detector: Any, threshold: Any) -> Any:
-    """``RiverMonitor(detector, threshold)`` for a River detector, else None (use a Monitor)."""
-    if type(detector).__name__ != "RiverDetector":
-        return None
-    from oddwatch.river import RiverMonitor
+def is_kafka_out(address: str | None) -> bool:
+    """Whether ``--out`` names a Kafka topic (``kafka://BOOTSTRAP/TOPIC``).
 
-    return RiverMonitor(detector, threshold)
+    Examples
+    --------
+    >>> is_kafka_out("kafka://127.0.0.1:9092/flags"), is_kafka_out("flags.jsonl")
+    (True, False)
+    """
+    return address is not None and address.startswith("kafka://")
+
+
+def kafka_output(address: str, source: Any) -> Any:
+    """The :class:`~oddwatch.sinks.kafka.KafkaSink` for ``--out kafka://BOOTSTRAP/TOPIC``:
+    one transaction per chunk with the input offsets when the input is Kafka too (exactly
+    once), else an idempotent producer flushed per chunk (at least once)."""
+    from oddwatch.sinks.kafka import KafkaSink, parse_kafka_out
+    from oddwatch.sources.kafka import KafkaSource
+
+    bootstrap, topic = parse_kafka_out(address)
+    return KafkaSink(bootstrap, topic, source=source if isinstance(source, KafkaSource) else None)
 
 
 class CommitAfterOutput:

@@ -21,7 +21,6 @@ from typing import Any
 
 from oddwatch import KeyedMonitor, Monitor
 from oddwatch.cli._components import build, names, parse_param
-from oddwatch.cli._integrations import monitor_for
 from oddwatch.errors import CheckpointError, InvalidParameterError
 from oddwatch.persist import load
 from oddwatch.sources import FileSource, RateLimiter, Validator
@@ -292,9 +291,6 @@ def make_monitor(settings: Settings) -> Any:
             name = type(Monitor().detector_).__name__
         det = Choice(name, detector.params).build("detector")
         thr = threshold.build("threshold")
-        river = None if keyed else monitor_for(det, thr)
-        if river is not None:
-            return river  # type: ignore[no-any-return]
         if keyed:
             return KeyedMonitor(det, thr, max_keys=settings.max_keys)
         return Monitor(det, thr)

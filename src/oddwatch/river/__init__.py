@@ -4,10 +4,10 @@
   ``base.AnomalyDetector`` (``learn_one`` / ``score_one`` on dicts), so River's
   ``QuantileFilter``, pipelines, metrics and ``check_estimator`` take it as it is.
 - :class:`RiverDetector` runs any River anomaly detector as an oddwatch detector, and
-  :class:`RiverMonitor` puts its scores through a Monitor's thresholds and alarm stage (the
-  compiled Monitor cannot call River itself). River keeps model state only
-  as pickle, which oddwatch checkpoints never hold: saving one is refused unless the caller
-  opts in with :func:`save_pickle` / :func:`load_pickle` and ``allow_pickle=True``.
+  ``Monitor(RiverDetector(...))`` puts its scores through the Monitor's thresholds and alarm
+  stage (:class:`RiverMonitor` is that Monitor, kept for older code). River keeps model state
+  only as pickle, which oddwatch checkpoints never hold: saving one is refused unless the
+  caller opts in with ``allow_pickle=True`` (:func:`save_pickle` / :func:`load_pickle`).
 
 Examples
 --------

@@ -1,15 +1,16 @@
 """``RiverDetector``: any River anomaly detector as an oddwatch detector.
 
 Kept small and apart from the built-in detectors: it implements the detector contract by hand
-(River has no array state and no compiled step). oddwatch's Monitor and KeyedMonitor run
-compiled kernels only, so a RiverDetector runs behind :class:`~oddwatch.river.RiverMonitor`
-(the Monitor's thresholds and alarm stage over its scores); it cannot be saved as an oddwatch
-checkpoint.
+(River has no array state and no compiled step) and declares ``runs_in_python = True``, so a
+:class:`~oddwatch.Monitor` scores with it in Python and puts the scores through its compiled
+threshold and alarm stage (see :mod:`oddwatch._python_detector`). It cannot be saved as an
+oddwatch checkpoint.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,11 +59,12 @@ class RiverDetector(Detector):
     HalfSpaceTrees scores 0 until its first window is full). Cost: River's per-point Python
     speed, thousands of points per second rather than oddwatch's millions.
 
-    Run it with thresholds and an alarm stage through :class:`~oddwatch.river.RiverMonitor`;
-    ``Monitor(RiverDetector(...))`` and ``KeyedMonitor`` say so at their first point.
-    ``save`` (and saving a RiverMonitor) raises
-    :class:`~oddwatch.errors.CheckpointError`: River state is pickle-only. Use
-    :func:`oddwatch.river.save_pickle` with ``allow_pickle=True`` to opt in knowingly.
+    ``Monitor(RiverDetector(...))`` runs it with the Monitor's validation, thresholds and
+    alarm stage (what ``--detector river:NAME`` builds); one River model watches one series,
+    so ``KeyedMonitor`` refuses it at its first point. ``save`` raises
+    :class:`~oddwatch.errors.CheckpointError`: River state is pickle-only.
+    ``Monitor.save(path, allow_pickle=True)`` or :func:`oddwatch.river.save_pickle` opt in
+    knowingly.
 
     Parameters
     ----------
@@ -92,10 +94,11 @@ class RiverDetector(Detector):
         for name in ("bounded_state", "checkpoint_continues", "empty_input", "score_is_pure")
     } | {
         "keyed_equals_standalone": "KeyedMonitor runs compiled detectors only; a River model "
-        "watches one series, behind one RiverMonitor per series"
+        "watches one series, behind one Monitor per series"
     }
 
     score_scale = "rank"
+    runs_in_python = True
 
     def __init__(self, model: Any = None, warmup: int = 0) -> None:
         if model is not None and not (hasattr(model, "learn_one") and hasattr(model, "score_one")):
@@ -169,9 +172,9 @@ class RiverDetector(Detector):
     def _state(self) -> Any:
         """Compiled loops read a detector's array state here: a River model has none."""
         raise InvalidParameterError(
-            "RiverDetector runs a River model in Python, and Monitor and KeyedMonitor run "
-            "compiled detectors only. Use oddwatch.river.RiverMonitor(detector) for one series "
-            "with thresholds and an alarm stage (one RiverMonitor per series)."
+            "RiverDetector runs a River model in Python, and KeyedMonitor runs compiled "
+            "detectors only. A River model watches one series: use "
+            "oddwatch.Monitor(RiverDetector(...)), one Monitor per series."
         )
 
     def explain_many(self, xs: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -191,7 +194,7 @@ class RiverDetector(Detector):
                 return value
         raise InvalidInputError(
             f"RiverDetector got {x!r}; values must be finite numbers. "
-            "Use RiverMonitor(detector, on_invalid='skip' or 'flag') to tolerate them."
+            "Use Monitor(detector, on_invalid='skip' or 'flag') to tolerate them."
         )
 
     def update(self, x: float) -> float:
@@ -216,6 +219,13 @@ class RiverDetector(Detector):
         """What :meth:`update` would return for ``x``; the model does not learn."""
         score = float(self.model_.score_one({"x": self._check(x)}))
         return score if self._n_seen >= self.warmup else math.nan
+
+    @staticmethod
+    def save_pickle(component: Any, path: str | os.PathLike[str]) -> None:
+        """What ``Monitor.save(path, allow_pickle=True)`` calls: :func:`save_pickle`."""
+        from oddwatch.river._pickle import save_pickle
+
+        save_pickle(component, path, allow_pickle=True)
 
     def get_state(self) -> State:
         raise CheckpointError(_REFUSAL)

@@ -11,8 +11,11 @@ the offsets of every chunk yielded so far, and the caller calls it only after th
 those chunks is written (``oddwatch.pipeline`` does so after its sinks flush). A crash before
 the commit means the uncommitted messages are read again on restart: output may repeat, it is
 never missing. When a rebalance takes partitions away, their uncommitted offsets are dropped
-(the new owner reads those messages again). Exactly-once output (a transactional producer
-committing offsets with the results) is not implemented.
+(the new owner reads those messages again). In a pipeline checkpoint (``--checkpoint``) the
+source saves the offsets through its last chunk, and a resumed run reads each partition from
+there (the detector state, the output files and the input then agree exactly); without one,
+a run starts at the group's committed offsets. Exactly-once output to Kafka is
+:class:`~oddwatch.sinks.kafka.KafkaSink` (a transactional producer).
 
 Examples
 --------
@@ -26,7 +29,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from oddwatch.errors import InvalidParameterError, SourceError
+from oddwatch.errors import CheckpointError, InvalidParameterError, SourceError
 from oddwatch.sources._base import Records
 from oddwatch.sources._payload import PayloadBatch
 
@@ -133,6 +136,7 @@ class KafkaSource:
             )
         settings.update({"enable.auto.commit": False, "enable.auto.offset.store": False})
         self.topic = topic
+        self.group = group
         self.keyed = keyed
         self.chunk_size = chunk_size
         self.poll_timeout = poll_timeout
@@ -153,8 +157,48 @@ class KafkaSource:
             except self._kafka.KafkaException as exc:
                 raise SourceError(f"cannot create a Kafka consumer: {exc}") from None
         self._consumer = consumer
-        self._consumer.subscribe([topic], on_revoke=self._on_revoke)
+        self._resume: dict[tuple[str, int], int] = {}  # offsets from a checkpoint, if any
+        self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self._closed = False
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        """Start assigned partitions at a checkpoint's offsets (else the group's committed)."""
+        if self._resume:
+            for tp in partitions:
+                at = self._resume.get((tp.topic, tp.partition))
+                if at is not None:
+                    tp.offset = at
+            consumer.assign(partitions)
+
+    def get_state(self) -> dict[str, Any]:
+        """A pipeline checkpoint's view: records read and the next offset of every partition
+        read so far (through the last chunk yielded), as JSON."""
+        offsets = {f"{t}/{p}": o for (t, p), o in sorted(self._pending.items())}
+        return {
+            "line": self.n_read + 1,
+            "records": self.n_read,
+            "topic": self.topic,
+            "offsets": offsets,
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`get_state` (before iterating): each partition it names is read
+        from its saved offset when assigned, whatever the group committed."""
+        try:
+            records, topic = int(state["records"]), str(state["topic"])
+            resume = {}
+            for name, offset in dict(state["offsets"]).items():
+                t, _, p = str(name).rpartition("/")
+                resume[(t, int(p))] = int(offset)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"the saved Kafka position is malformed ({exc}).") from None
+        if topic != self.topic:
+            raise CheckpointError(
+                f"the checkpoint read the Kafka topic {topic!r}; this run reads {self.topic!r}. "
+                "Use the same address, or delete the checkpoint to start over."
+            )
+        self.n_read, self._resume = records, resume
+        self._pending = dict(resume)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
@@ -220,6 +264,21 @@ class KafkaSource:
             )
             offsets[(message.topic(), message.partition())] = message.offset() + 1
         return offsets
+
+    def transaction_offsets(self) -> list[Any]:
+        """The next offset of every partition read through the last chunk, not yet committed,
+        as ``TopicPartition`` objects for ``send_offsets_to_transaction``."""
+        todo = {k: o for k, o in self._pending.items() if self._committed.get(k) != o}
+        return [self._kafka.TopicPartition(t, p, o) for (t, p), o in sorted(todo.items())]
+
+    def group_metadata(self) -> Any:
+        """The consumer group's metadata, for ``send_offsets_to_transaction``."""
+        return self._consumer.consumer_group_metadata()
+
+    def mark_committed(self) -> None:
+        """Record that a transaction committed the offsets of every chunk yielded so far."""
+        self._committed.update(self._pending)
+        self._marks.clear()
 
     def commit(self, chunks: int | None = None) -> bool:
         """Commit the offsets of every chunk yielded so far (or of the first ``chunks`` of

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from oddwatch._validation import FloatParam, IntParam, OptionParam, ParamSpec, check_params
-from oddwatch.errors import InvalidParameterError, SourceError
+from oddwatch.errors import CheckpointError, InvalidParameterError, SourceError
 from oddwatch.sources._base import Records
 from oddwatch.sources._payload import PayloadBatch
 
@@ -296,6 +296,27 @@ class MqttSource:
             except queue.Empty:
                 continue
         return None
+
+    def get_state(self) -> dict[str, Any]:
+        """A pipeline checkpoint's view of this source: records read, as JSON.
+
+        MQTT cannot replay: a resumed run continues the detector state from the checkpoint
+        and reads what the broker delivers from then on (see docs/integrations.md).
+        """
+        return {"line": self.n_read + 1, "records": self.n_read, "topic": self.topic}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue the record count of :meth:`get_state`; the topic filter must match."""
+        try:
+            records, topic = int(state["records"]), str(state["topic"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"the saved MQTT position is malformed ({exc}).") from None
+        if topic != self.topic:
+            raise CheckpointError(
+                f"the checkpoint watched the MQTT topic {topic!r}; this run watches "
+                f"{self.topic!r}. Use the same address, or delete the checkpoint to start over."
+            )
+        self.n_read = records
 
     def close(self) -> None:
         """Disconnect and stop the network thread (idempotent)."""

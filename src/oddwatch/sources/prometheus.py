@@ -6,8 +6,10 @@ points as one :class:`~oddwatch.sources._base.Records` chunk in time order. Ever
 series is its own key, written as Prometheus prints it (``up{instance="h:9100",job="node"}``;
 label names sorted). Evaluation times are multiples of ``step``; ``position`` holds the next
 one, and a source started with ``start=position["next_ms"] / 1000`` resumes exactly there, so
-no point is read twice or skipped. ``NaN`` and infinite values keep their place as bad records
-(the validator's ``on_invalid`` decides). Uses only the standard library.
+no point is read twice or skipped; ``get_state`` / ``set_state`` carry it in a pipeline
+checkpoint (``oddwatch detect prometheus://... --checkpoint FILE``). ``NaN`` and infinite
+values keep their place as bad records (the validator's ``on_invalid`` decides). Uses only
+the standard library.
 
 Network errors and 5xx answers are retried ``retries`` times with doubling waits, then raise
 :class:`~oddwatch.errors.SourceError`; a rejected query (4xx) raises at once with Prometheus's
@@ -29,12 +31,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from oddwatch.errors import InvalidParameterError, SourceError
+from oddwatch.errors import CheckpointError, InvalidParameterError, SourceError
 from oddwatch.sources._base import Records
 from oddwatch.sources._payload import iso_texts
 from oddwatch.sources.records import NOT_FINITE, NOT_NUMERIC, OK
@@ -157,6 +159,41 @@ class PrometheusSource:
     def position(self) -> dict[str, int]:
         """``next_ms``: the next evaluation time (epoch milliseconds); ``records`` read."""
         return {"next_ms": self.next_ms, "records": self.n_read}
+
+    def get_state(self) -> dict[str, Any]:
+        """The resume point for a pipeline checkpoint: the next evaluation time, as JSON.
+
+        ``line`` is the number of the next record (records read + 1); ``query`` and
+        ``step_ms`` are checked on resume.
+
+        Examples
+        --------
+        >>> PrometheusSource("prometheus://h:1", "up", step=15, start=60.0).get_state()
+        {'line': 1, 'records': 0, 'next_ms': 60000, 'query': 'up', 'step_ms': 15000}
+        """
+        return {
+            "line": self.n_read + 1,
+            "records": self.n_read,
+            "next_ms": self.next_ms,
+            "query": self.query,
+            "step_ms": self.step_ms,
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`get_state` (before iterating): the next evaluation time is
+        the saved one, whatever ``start`` said; the query and step must be the same."""
+        try:
+            next_ms, records = int(state["next_ms"]), int(state["records"])
+            query, step_ms = state["query"], int(state["step_ms"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"the saved Prometheus position is malformed ({exc}).") from None
+        if (query, step_ms) != (self.query, self.step_ms):
+            raise CheckpointError(
+                f"the checkpoint polled {query!r} every {step_ms / 1000:g} s; this run polls "
+                f"{self.query!r} every {self.step_ms / 1000:g} s. Use the same --query and "
+                "--step, or delete the checkpoint to start over."
+            )
+        self.next_ms, self.n_read = next_ms, records
 
     def close(self) -> None:
         """Stop after the current poll."""

@@ -27,6 +27,8 @@ from oddwatch.cli._integrations import (
     CommitAfterOutput,
     add_feed_arguments,
     is_feed,
+    is_kafka_out,
+    kafka_output,
     open_feed,
 )
 from oddwatch.cli._settings import (
@@ -117,7 +119,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_arguments(parser)
     add_feed_arguments(parser)
     add = parser.add_argument
-    add("--out", metavar="FILE", help="write output records here (default stdout)")
+    add(
+        "--out",
+        metavar="FILE",
+        help="write output records here (default stdout); kafka://BOOTSTRAP/TOPIC publishes "
+        "them (exactly once, in transactions, when the input is kafka:// too)",
+    )
     add(
         "--out-format",
         choices=sorted(_OUT_FORMATS),
@@ -231,8 +238,10 @@ def _fingerprint(s: Settings, chunk_lines: int) -> dict[str, Any]:
             "follow",
         )
     }
+    if is_feed(s.input):  # what a feed reads (--since and --until are relative to now)
+        fp.update({k: s.values.get(k) for k in ("query", "step", "group", "message_key", "qos")})
     fp.update(
-        input=real(s.input),
+        input=s.input if is_feed(s.input) else real(s.input),
         out=real(s.out),
         model=real(s.model),
         chunk_lines=chunk_lines,
@@ -253,10 +262,16 @@ def _same_file(a: str | None, b: str | None) -> bool:
 
 
 def _check(s: Settings) -> None:
-    if is_feed(s.input) and (s.checkpoint or s.follow):
+    if is_feed(s.input) and s.follow:
         raise InvalidParameterError(
-            "--checkpoint and --follow work on files; a kafka:// input resumes from its "
-            "committed offsets, a prometheus:// one from --since. Drop those flags."
+            "--follow works on files; a feed (mqtt://, prometheus://, kafka://) is followed "
+            "already. Drop --follow."
+        )
+    if s.checkpoint and is_kafka_out(s.out):
+        raise InvalidParameterError(
+            "--checkpoint cannot be combined with --out kafka://: the output's transactions "
+            "commit the input offsets, and a checkpoint would resume from its own. Drop "
+            "--checkpoint (a restart then begins the detector's warm-up again)."
         )
     if s.checkpoint and s.input == "-":
         raise InvalidParameterError(
@@ -367,7 +382,8 @@ def run(args: argparse.Namespace) -> int:
             feed = is_feed(s.input)
             source = open_feed(s.input, s.values) if feed else make_source(s, chunk_lines, **follow)
             stack.callback(source.close)
-            output: Any = stack.enter_context(_output(s))
+            kafka_out = kafka_output(s.out, source) if is_kafka_out(s.out) else None
+            output: Any = stack.enter_context(kafka_out or _output(s))
             file_out = output
             views = _views(s, stack)
             session = views.pop("dashboard", None)
@@ -389,7 +405,8 @@ def run(args: argparse.Namespace) -> int:
             sinks.extend(views.values())
             sinks.append(summary)
             committer = None
-            if callable(getattr(source, "commit", None)):  # kafka: offsets after the output
+            transactional = getattr(kafka_out, "transactional", False)  # offsets in the output's
+            if callable(getattr(source, "commit", None)) and not transactional:  # else after it
                 committer = CommitAfterOutput(source, [file_out])
                 sinks.append(committer)
             try:
