@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from oddwatch._typing import BoolArray, FloatArray
-from oddwatch.viz.figure import StreamFigure, as_plot_x
+from oddwatch.viz.figure import Frame, StreamFigure, as_plot_x, columns_of
 
 __all__ = ["LivePlot", "display_available"]
 
@@ -140,20 +139,18 @@ class LivePlot:
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def append(
-        self,
-        x: Any,
-        value: FloatArray,
-        score: FloatArray,
-        threshold: FloatArray,
-        is_anomaly: BoolArray,
-        label: BoolArray | None = None,
-        expected: FloatArray | None = None,
-        scale: FloatArray | None = None,
-        reason: list[str] | None = None,
-    ) -> None:
-        """Add points (``x``: index or ``datetime64``), then redraw if a frame is due."""
-        positions, dates = as_plot_x(x)
+    @columns_of(Frame)
+    def append(self, frame: Frame) -> None:
+        """Add points (the columns of a :class:`~oddwatch.viz.figure.Frame`, positionally or
+        by name), then redraw if a frame is due."""
+        positions, dates = as_plot_x(frame.x)
+        value, score, threshold, is_anomaly = (
+            frame.value,
+            frame.score,
+            frame.threshold,
+            frame.is_anomaly,
+        )
+        label, expected, scale, reason = frame.label, frame.expected, frame.scale, frame.reason
         self._dates = self._dates or dates
         n = len(positions)
         k = min(n, self.span)
