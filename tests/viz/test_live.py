@@ -59,6 +59,18 @@ def test_intervals_are_shaded_as_one_band_each_not_a_marker_per_point():
     figure.close()
 
 
+def test_a_flagged_point_without_a_value_is_marked_on_the_bottom_edge():
+    figure = StreamFigure()
+    p = _points(20, flag_at=(5, 9))
+    p["value"] = p["value"].copy()
+    p["value"][9] = np.nan  # a missing value, flagged as invalid
+    figure.set_data(**p)
+    assert figure.flags.get_offsets().tolist() == [[5.0, p["value"][5]]]
+    assert figure.flags_no_value.get_offsets().tolist() == [[9.0, 0.0]]
+    assert figure.n_flagged_drawn == 2
+    figure.close()
+
+
 def test_a_time_axis_is_used_for_datetime_input():
     figure = StreamFigure()
     p = _points(10, flag_at=(4,))
@@ -80,7 +92,7 @@ def test_live_plot_keeps_the_last_span_points_and_counts_everything():
     assert shown_x.tolist() == list(range(70, 120))
     assert live.figure.latest_reason.get_text().endswith("reason 95")
     status = live.figure.status.get_text()
-    assert status.startswith("120 points   2 flagged") and "points/s" in status
+    assert status.startswith("120 points   2 flagged (1 in view)   ") and "points/s" in status
     assert status.endswith("hello")
     live.close()
 

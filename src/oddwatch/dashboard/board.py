@@ -4,7 +4,7 @@
 threads. Feeding is cheap and never waits: :meth:`Board.submit` notes the flagged rows and queues
 the batch; a worker thread wakes a few times a second and folds the queued batches into
 bounded arrays. The worker's CPU time is capped at ``max_busy`` times the CPU time of the
-thread that feeds it (detection; 2% by default), or 0.5% of one CPU if that is more (slow
+thread that feeds it (detection; 2% by default), or 0.2% of one CPU if that is more (slow
 streams): past that budget a batch is only scanned for its flags (alerts are never dropped)
 and counted as sampled out. So the dashboard costs a bounded share of detection's CPU
 however loaded the machine is.
@@ -120,8 +120,8 @@ class Board:
         bucket_seconds: float = 1.0,
         max_alerts: int = 500,
         max_busy: float = 0.02,
-        slow_share: float = 0.005,
-        burst: float = 0.02,
+        slow_share: float = 0.002,
+        burst: float = 0.005,
         interval: float = 0.4,
         band_sd: float = 3.0,
     ) -> None:
@@ -150,6 +150,7 @@ class Board:
         self._worker: threading.Thread | None = None
         # per key (slot)
         self._index = KeyIndex(max_keys)
+        self._single_slot: int | None = None  # the slot of SINGLE_SERIES, once it has one
         self._names = self._index.names
         self._heat = np.zeros((n_buckets, 0), dtype=np.float32)  # a row per time bucket
         self._n_points = np.zeros(0, dtype=np.int64)
@@ -366,7 +367,9 @@ class Board:
     def _fold_one_series(self, item: _Pending, rows: NDArray[np.int64], col: int) -> None:
         """Rows of one series (no key column): reductions, and only what the ring can hold."""
         batch = item.batch
-        slot = int(self._slots(np.array([SINGLE_SERIES]))[0])
+        if self._single_slot is None:
+            self._single_slot = int(self._slots(np.array([SINGLE_SERIES]))[0])
+        slot = self._single_slot
         if slot < 0:
             self.n_over_max_keys += len(rows)
             return

@@ -211,17 +211,23 @@ class StreamFigure:
         self.flags = ax.scatter(
             [], [], s=46, marker="o", color=FLAG_COLOR, edgecolors="#5a0d0d", lw=0.9, zorder=5
         )
+        # flagged points without a value (missing, NaN): a mark on the bottom edge
+        self.flags_no_value = ax.scatter(
+            [], [], s=40, marker="^", color=FLAG_COLOR, clip_on=False, zorder=5,
+            transform=ax.get_xaxis_transform(),
+        )  # fmt: skip
         ax.legend(
             handles=[
                 Line2D([], [], color=VALUE_COLOR, lw=1.2, label="value"),
                 Patch(facecolor=BAND_COLOR, alpha=0.6, label=f"expected +/- {band_sd:g} sd"),
                 Patch(facecolor=TRUTH_COLOR, alpha=0.35, label="true anomaly"),
                 Line2D([], [], ls="", marker="o", color=FLAG_COLOR, mec="#5a0d0d", label="flagged"),
+                Line2D([], [], ls="", marker="^", color=FLAG_COLOR, label="flagged, no value"),
             ],
             loc="upper left",
             bbox_to_anchor=(0.0, 1.11),
             fontsize=8,
-            ncols=4,
+            ncols=5,
             framealpha=0.85,
         )
         ax.set_ylabel("value")
@@ -268,7 +274,11 @@ class StreamFigure:
         self.line.set_data(index, value)
         flagged = is_anomaly & np.isfinite(value)
         self.flags.set_offsets(np.column_stack([index[flagged], value[flagged]]))
-        self.n_flagged_drawn = int(flagged.sum())
+        no_value = is_anomaly & ~np.isfinite(value)
+        self.flags_no_value.set_offsets(
+            np.column_stack([index[no_value], np.full(int(no_value.sum()), 0.0)])
+        )
+        self.n_flagged_drawn = int(flagged.sum() + no_value.sum())
         lo = hi = value
         if expected is not None:
             self.expected_line.set_data(index, expected)

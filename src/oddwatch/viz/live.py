@@ -181,11 +181,12 @@ class LivePlot:
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
     def status(self, note: str = "") -> str:
-        """The status line: points, flags, points/s and an optional note."""
-        text = (
-            f"{self.n_points:,} points   {self.n_flagged:,} flagged   "
-            f"{self.points_per_second():,.0f} points/s"
-        )
+        """The status line: points, flags (and how many are in view), points/s, a note."""
+        in_view = int(np.count_nonzero(self._flags[0, -min(self.n_points, self.span) :]))
+        flags = f"{self.n_flagged:,} flagged"
+        if in_view < self.n_flagged:  # some have scrolled out of the window
+            flags += f" ({in_view:,} in view)"
+        text = f"{self.n_points:,} points   {flags}   {self.points_per_second():,.0f} points/s"
         return f"{text}   {note}" if note else text
 
     def draw(self, note: str = "") -> None:
