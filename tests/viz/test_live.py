@@ -116,3 +116,23 @@ def test_ctrl_c_sets_a_flag_then_a_second_one_raises():
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
     live.close()
+
+
+def test_plots_mark_flags_without_a_value_and_name_them_only_when_there_are_some():
+    from oddwatch.viz.plot import SeriesPanel, _figure
+
+    x = np.arange(10.0)
+    value = np.sin(x)
+    value[4] = np.nan
+    flags = np.isin(x, (2, 4))
+
+    def legend_and_marks(values):
+        figure = _figure([SeriesPanel("a", x, values, flags)], "t", 3.0, 6.0)
+        labels = [t.get_text() for t in figure.legends[0].get_texts()]
+        marks = [c.get_offsets().tolist() for c in figure.axes[0].collections]
+        return labels, marks
+
+    labels, marks = legend_and_marks(value)
+    assert labels[-1] == "flagged, no value" and [[4.0, 0.0]] in marks
+    labels, _ = legend_and_marks(np.sin(x))
+    assert "flagged, no value" not in labels

@@ -80,13 +80,17 @@ def _figure(panels: list[SeriesPanel], title: str, band_sd: float, width: float)
     if not panels:
         axes[0].text(0.5, 0.5, "no data", ha="center", va="center", transform=axes[0].transAxes)
     figure.suptitle(title, fontsize=11, fontweight="bold")
+    handles = [
+        Line2D([], [], color=VALUE_COLOR, label="value"),
+        Patch(facecolor=BAND_COLOR, alpha=0.6, label=f"expected +/- {band_sd:g} sd"),
+        Line2D([], [], ls="", marker="o", color=FLAG_COLOR, label="flagged"),
+    ]
+    if any((p.is_anomaly & ~np.isfinite(p.value)).any() for p in panels):
+        handles.append(
+            Line2D([], [], ls="", marker="^", color=FLAG_COLOR, label="flagged, no value")
+        )
     figure.legend(
-        handles=[
-            Line2D([], [], color=VALUE_COLOR, label="value"),
-            Patch(facecolor=BAND_COLOR, alpha=0.6, label=f"expected +/- {band_sd:g} sd"),
-            Line2D([], [], ls="", marker="o", color=FLAG_COLOR, label="flagged"),
-            Line2D([], [], ls="", marker="^", color=FLAG_COLOR, label="flagged, no value"),
-        ],
+        handles=handles,
         loc="outside lower center",
         ncols=4,
         fontsize=8,
