@@ -1,22 +1,23 @@
 """Does the dashboard slow detection down? A detect-like loop with and without it.
 
 The loop is what ``oddwatch detect`` does per batch once records are parsed: a
-``KeyedMonitor.update_many`` over ``--keys`` series, an ``OutputBatch`` with the reasons of
-the flagged points, a JSONL sink writing every record (to /dev/null) and the pipeline
-counters handed to ``observe``. "With dashboard" adds a :class:`DashboardSink` feeding a
-:class:`Board` served by a running :class:`DashboardServer` on 127.0.0.1 with another
-process reading its event stream (an open page), so the board's worker and the server compete with
-detection for the CPU and the GIL as they would in a real run.
+``KeyedMonitor.update_many`` over ``--keys`` series (a plain ``Monitor`` for ``--keys 1``,
+as ``detect`` without ``--key-col``), an ``OutputBatch`` with the reasons of the flagged
+points, a JSONL sink writing every record (to /dev/null) and the pipeline counters handed to
+``observe``. "With dashboard" adds a :class:`DashboardSink` feeding a :class:`Board` served
+by a running :class:`DashboardServer` on 127.0.0.1 with another process reading its event
+stream (an open page), so the board's worker and the server compete with detection for the
+CPU and the interpreter lock as they would in a real run.
 
-Runs alternate (without, without again, with, ...) so all see the same machine load; the
-median over the repeats of (with / without) is the number to quote, next to the same ratio
-for two identical runs (the machine's noise floor). Wall-clock rates include
-waiting for the interpreter lock; the detection thread's CPU time does not, but is steadier
-on a shared machine. Also reports the board's own fold rate and how
-many records it had to sample out. Prints a markdown table and writes it to
-``benchmarks/out/dashboard.md``.
+Runs come in A/B pairs (without, with), the order swapped from one pair to the next so a
+drift in machine load favours neither side. The number to quote is the median over the
+pairs of (with / without) records/s, with its spread (min-max and quartiles). Wall-clock
+rates include waiting for the CPU and the interpreter lock; the detection thread's CPU time
+does not. Also reports the dashboard threads' CPU as a share of the detection thread's, the
+board's fold rate and how many records it sampled out. Prints a markdown table and writes it
+to ``benchmarks/out/dashboard-<keys>.md``.
 
-Run: ``python benchmarks/bench_dashboard.py [--keys K --points N --batch B --repeat R]``.
+Run: ``python benchmarks/bench_dashboard.py [--keys K --points N --batch B --pairs P]``.
 """
 
 from __future__ import annotations
@@ -27,20 +28,27 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from oddwatch import KeyedMonitor
+from oddwatch import KeyedMonitor, Monitor
 from oddwatch.dashboard import Board, DashboardServer, DashboardSink
 from oddwatch.sinks import JsonlSink
 from oddwatch.sinks._base import OutputBatch
 
-OUT = Path(__file__).parent / "out" / "dashboard.md"
+OUT = Path(__file__).parent / "out"
+
+Batch = tuple[Any, np.ndarray, list[str]]
 
 
-def stream(n_keys: int, n_points: int, batch: int, seed: int = 0):
-    """``(keys, values, timestamps)`` batches: every key once per round, seasonal + spikes."""
+def stream(n_keys: int, n_points: int, batch: int, seed: int = 0) -> Iterator[Batch]:
+    """``(keys, values, timestamps)`` batches: every key once per round, seasonal + spikes.
+
+    ``keys`` is None for one series (no key column).
+    """
     rng = np.random.default_rng(seed)
     names = np.char.mod("host-%06d/cpu", np.arange(n_keys))
     level = rng.uniform(10.0, 100.0, n_keys)
@@ -52,19 +60,22 @@ def stream(n_keys: int, n_points: int, batch: int, seed: int = 0):
         value += rng.normal(0.0, 1.0, len(g))
         value[rng.random(len(g)) < 1e-4] += 50.0
         stamps = np.datetime64("2026-01-01T00:00:00", "s") + t.astype("timedelta64[m]")
-        yield names[key], value, stamps.astype(str).tolist()
+        yield (names[key] if n_keys > 1 else None), value, stamps.astype(str).tolist()
 
 
-def detect_like(batches, n_keys: int, extra_sink: DashboardSink | None) -> tuple[float, float, int]:
-    """Wall seconds and detection-thread CPU seconds for the whole loop, and the records."""
-    monitor = KeyedMonitor(max_keys=n_keys)
+def detect_like(
+    batches: list[Batch], n_keys: int, extra_sink: DashboardSink | None
+) -> tuple[float, float, float, int]:
+    """Wall and detection-thread CPU seconds, other threads' CPU seconds, records."""
+    keyed = KeyedMonitor(max_keys=n_keys) if n_keys > 1 else None
+    single = Monitor() if n_keys == 1 else None
     out = JsonlSink(open(os.devnull, "wb"))
     n = n_anomalies = 0
     tick = time.perf_counter()
     cpu = time.thread_time()
     process = time.process_time()
     for keys, values, stamps in batches:
-        result = monitor.update_many(keys, values)
+        result = single.update_many(values) if single else keyed.update_many(keys, values)  # type: ignore[union-attr]
         reason = [""] * len(result)
         for i in np.flatnonzero(result.is_anomaly).tolist():
             reason[i] = result.reason(i)
@@ -87,8 +98,8 @@ def detect_like(batches, n_keys: int, extra_sink: DashboardSink | None) -> tuple
             "records_read": float(n),
             "valid": float(n),
             "anomalies": float(n_anomalies),
-            "keys": float(monitor.n_keys_),
-            "evicted": float(monitor.n_evicted_),
+            "keys": float(keyed.n_keys_ if keyed else 1),
+            "evicted": float(keyed.n_evicted_ if keyed else 0),
             "elapsed_s": time.perf_counter() - tick,
         }
         if extra_sink is not None:
@@ -113,74 +124,84 @@ def open_page(url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", READER, url], stderr=subprocess.DEVNULL)
 
 
+def spread(ratios: list[float]) -> str:
+    """``median (min-max, quartiles q1-q3)`` of the pair ratios."""
+    q1, _, q3 = (
+        statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
+    )
+    return (
+        f"**{statistics.median(ratios):.3f}** (min-max {min(ratios):.3f}-{max(ratios):.3f}, "
+        f"quartiles {q1:.3f}-{q3:.3f})"
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=100_000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--keys", type=int, default=100_000, help="1: one series, no key")
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--pairs", type=int, default=9)
     parser.add_argument(
         "--max-busy", type=float, default=Board().max_busy, help="the Board's CPU budget"
     )
     args = parser.parse_args()
     data = list(stream(args.keys, args.points, args.batch))
     detect_like(data[:20], args.keys, None)  # compile the kernels
-    names = ("without dashboard", "without dashboard, again", "with dashboard")
-    wall: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
+    runs: dict[str, dict[str, list[float]]] = {
+        side: {"wall": [], "cpu": []} for side in ("without", "with")
+    }
     boards = []
     other_cpu: list[float] = []
-    for _ in range(args.repeat):
-        for name in names[:2]:
-            seconds, thread, _, n = detect_like(data, args.keys, None)
-            wall[name].append(n / seconds)
-            cpu[name].append(n / thread)
-        board = Board(max_busy=args.max_busy, burst=args.max_busy)
-        with DashboardServer(board, port=0) as server:
-            page = open_page(server.url)
-            seconds, thread, others, n = detect_like(data, args.keys, DashboardSink(board))
-            other_cpu.append(others / thread)
-            wall["with dashboard"].append(n / seconds)
-            cpu["with dashboard"].append(n / thread)
-            page.terminate()
-            page.wait()
-        boards.append(board.overview()["board"])
+    for pair in range(args.pairs):
+        for side in ("without", "with") if pair % 2 == 0 else ("with", "without"):
+            if side == "without":
+                seconds, thread, _, n = detect_like(data, args.keys, None)
+            else:
+                board = Board(max_busy=args.max_busy)
+                with DashboardServer(board, port=0) as server:
+                    page = open_page(server.url)
+                    seconds, thread, others, n = detect_like(data, args.keys, DashboardSink(board))
+                    page.terminate()
+                    page.wait()
+                other_cpu.append(others / thread)
+                boards.append(board.overview()["board"])
+            runs[side]["wall"].append(n / seconds)
+            runs[side]["cpu"].append(n / thread)
 
-    def pair_ratio(rates: dict[str, list[float]], name: str = "with dashboard") -> float:
-        """Median over the repeats of ``name`` / without, measured back to back."""
-        pairs = zip(rates[name], rates["without dashboard"], strict=True)
-        return statistics.median(w / wo for w, wo in pairs)
+    def ratios(kind: str) -> list[float]:
+        pairs = zip(runs["with"][kind], runs["without"][kind], strict=True)
+        return [w / wo for w, wo in pairs]
 
     fold = sum(b["fold_seconds"] for b in boards)
     folded = sum(b["folded"] for b in boards)
     sampled = sum(b["sampled_out"] for b in boards)
+    what = f"{args.keys:,} keys" if args.keys > 1 else "one series (no key column)"
     lines = [
-        f"{args.points:,} records over {args.keys:,} keys in batches of {args.batch:,}, "
-        f"{args.repeat} alternating pairs of runs",
+        f"{args.points:,} records, {what}, batches of {args.batch:,}, "
+        f"{args.pairs} A/B pairs (order alternating), load average "
+        f"{os.getloadavg()[0]:.1f} at the end",
         "",
         "| run | records/s, wall (median) | records/s, detection-thread CPU (median) |",
         "|---|---:|---:|",
     ]
-    for name in wall:
-        median_wall, median_cpu = statistics.median(wall[name]), statistics.median(cpu[name])
-        lines.append(f"| {name} | {median_wall:,.0f} | {median_cpu:,.0f} |")
+    for side in ("without", "with"):
+        median_wall = statistics.median(runs[side]["wall"])
+        median_cpu = statistics.median(runs[side]["cpu"])
+        lines.append(f"| {side} dashboard | {median_wall:,.0f} | {median_cpu:,.0f} |")
     lines += [
         "",
-        f"with / without, median of the pairs: wall **{pair_ratio(wall):.3f}**, "
-        f"detection-thread CPU **{pair_ratio(cpu):.3f}**",
-        f"noise floor (without, again / without): wall {pair_ratio(wall, names[1]):.3f}, "
-        f"CPU {pair_ratio(cpu, names[1]):.3f}",
-        f"wall runs without: {', '.join(f'{v:,.0f}' for v in wall['without dashboard'])}",
-        f"wall runs with: {', '.join(f'{v:,.0f}' for v in wall['with dashboard'])}",
+        f"with / without per pair, wall: {spread(ratios('wall'))}",
+        f"with / without per pair, detection-thread CPU: {spread(ratios('cpu'))}",
+        f"wall ratios in run order: {', '.join(f'{r:.3f}' for r in ratios('wall'))}",
         f"dashboard threads' CPU, as a share of the detection thread's: "
-        f"{statistics.median(other_cpu):.1%} (median)",
+        f"{statistics.median(other_cpu):.1%} (median), {max(other_cpu):.1%} (max)",
         f"board worker: {folded / max(fold, 1e-9):,.0f} records/s folded "
         f"({fold:.2f} s CPU in all); sampled out {sampled:,} of {sampled + folded:,} records",
     ]
     text = "\n".join(lines)
     print(text)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text + "\n")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"dashboard-{args.keys}.md").write_text(text + "\n")
 
 
 if __name__ == "__main__":

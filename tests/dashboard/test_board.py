@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -154,6 +156,60 @@ def test_unkeyed_input_is_one_series_and_the_worker_thread_folds_it():
     finally:
         board.stop()
     assert board.series(SINGLE_SERIES)["value"] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_unkeyed_input_shows_what_the_same_records_keyed_as_the_single_series_show():
+    keyed, unkeyed = _unlimited(), _unlimited()
+    for i in range(3):
+        batch = _batch([SINGLE_SERIES] * 40, np.arange(40.0) + i, flags=(5 + i,), seq0=40 * i)
+        keyed.submit(batch)
+        unkeyed.submit(OutputBatch(**{**batch.__dict__, "key": None}))
+    keyed.drain()
+    unkeyed.drain()
+    assert unkeyed.series(SINGLE_SERIES) == keyed.series(SINGLE_SERIES)
+    mine, theirs = unkeyed.overview(), keyed.overview()
+    assert mine["lanes"] == theirs["lanes"] and mine["n_keys"] == 1
+    assert [a["key"] for a in mine["alerts"]] == [SINGLE_SERIES] * 3
+    assert [{**a, "id": 0} for a in mine["alerts"]] == [{**a, "id": 0} for a in theirs["alerts"]]
+
+
+@pytest.mark.parametrize("n_keys", [7, 300, 30_000])
+def test_lanes_are_the_keys_a_full_sort_by_surprise_then_flags_puts_first(n_keys):
+    rng = np.random.default_rng(n_keys)
+    board = _unlimited()
+    keys = np.array([f"k{i}" for i in range(n_keys)])
+    # few distinct scores, so many keys tie on surprise and the flag count decides
+    score = rng.choice([0.0, 0.3, 0.6, 0.85], n_keys)
+    board.submit(_batch(keys, np.ones(n_keys), score=score))
+    flagged = rng.choice(n_keys, size=min(n_keys, 10), replace=False)
+    for r in range(3):
+        some = flagged[: len(flagged) // (r + 1)]
+        board.submit(_batch(keys[some], np.ones(len(some)), flags=range(len(some)), score=0.2))
+    board.drain()
+    lanes = board.overview(n_lanes=25)["lanes"]
+    recent = {lane["key"]: (lane["severity"], lane["flags"]) for lane in lanes}
+    everything = board.overview(n_lanes=n_keys)["lanes"]
+    naive = sorted(everything, key=lambda lane: (-lane["severity"], -lane["flags"]))
+    assert [(lane["severity"], lane["flags"]) for lane in lanes] == [
+        (lane["severity"], lane["flags"]) for lane in naive[:25]
+    ]
+    assert len(recent) == min(25, n_keys)
+    assert len(everything) == n_keys
+
+
+def test_a_keys_recent_surprise_is_the_highest_cell_still_in_the_window():
+    board = _unlimited(n_buckets=3, bucket_seconds=0.1)
+    keys = np.array([f"k{i}" for i in range(600)])
+    rng = np.random.default_rng(3)
+    for r in range(8):  # 0.8 s: columns leave the 0.3 s window while keys keep coming
+        board.submit(_batch(keys, np.ones(600), score=rng.uniform(0.0, 0.85, 600)))
+        board.drain()
+        for lane in board.overview(n_lanes=600)["lanes"]:
+            assert lane["severity"] == pytest.approx(max(lane["cells"]), abs=0.006), r
+        time.sleep(0.1)
+    time.sleep(0.35)  # every column has left: nothing is recent any more
+    board.drain()
+    assert {lane["severity"] for lane in board.overview(n_lanes=600)["lanes"]} == {0.0}
 
 
 def test_real_keyed_results_fill_the_board():

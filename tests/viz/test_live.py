@@ -59,6 +59,18 @@ def test_intervals_are_shaded_as_one_band_each_not_a_marker_per_point():
     figure.close()
 
 
+def test_a_flagged_point_without_a_value_is_marked_on_the_bottom_edge():
+    figure = StreamFigure()
+    p = _points(20, flag_at=(5, 9))
+    p["value"] = p["value"].copy()
+    p["value"][9] = np.nan  # a missing value, flagged as invalid
+    figure.set_data(**p)
+    assert figure.flags.get_offsets().tolist() == [[5.0, p["value"][5]]]
+    assert figure.flags_no_value.get_offsets().tolist() == [[9.0, 0.0]]
+    assert figure.n_flagged_drawn == 2
+    figure.close()
+
+
 def test_a_time_axis_is_used_for_datetime_input():
     figure = StreamFigure()
     p = _points(10, flag_at=(4,))
@@ -80,7 +92,7 @@ def test_live_plot_keeps_the_last_span_points_and_counts_everything():
     assert shown_x.tolist() == list(range(70, 120))
     assert live.figure.latest_reason.get_text().endswith("reason 95")
     status = live.figure.status.get_text()
-    assert status.startswith("120 points   2 flagged") and "points/s" in status
+    assert status.startswith("120 points   2 flagged (1 in view)   ") and "points/s" in status
     assert status.endswith("hello")
     live.close()
 
@@ -104,3 +116,23 @@ def test_ctrl_c_sets_a_flag_then_a_second_one_raises():
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
     live.close()
+
+
+def test_plots_mark_flags_without_a_value_and_name_them_only_when_there_are_some():
+    from oddwatch.viz.plot import SeriesPanel, _figure
+
+    x = np.arange(10.0)
+    value = np.sin(x)
+    value[4] = np.nan
+    flags = np.isin(x, (2, 4))
+
+    def legend_and_marks(values):
+        figure = _figure([SeriesPanel("a", x, values, flags)], "t", 3.0, 6.0)
+        labels = [t.get_text() for t in figure.legends[0].get_texts()]
+        marks = [c.get_offsets().tolist() for c in figure.axes[0].collections]
+        return labels, marks
+
+    labels, marks = legend_and_marks(value)
+    assert labels[-1] == "flagged, no value" and [[4.0, 0.0]] in marks
+    labels, _ = legend_and_marks(np.sin(x))
+    assert "flagged, no value" not in labels

@@ -4,9 +4,10 @@
 threads. Feeding is cheap and never waits: :meth:`Board.submit` notes the flagged rows and queues
 the batch; a worker thread wakes a few times a second and folds the queued batches into
 bounded arrays. The worker's CPU time is capped at ``max_busy`` times the CPU time of the
-thread that feeds it (detection), plus 1% of one CPU for slow streams: past that budget a
-batch is only scanned for its flags (alerts are never dropped) and counted as sampled out.
-So the dashboard costs a bounded share of detection's CPU however loaded the machine is.
+thread that feeds it (detection; 2% by default), or 0.2% of one CPU if that is more (slow
+streams): past that budget a batch is only scanned for its flags (alerts are never dropped)
+and counted as sampled out. So the dashboard costs a bounded share of detection's CPU
+however loaded the machine is.
 
 Memory is bounded by ``max_keys * n_buckets`` floats for the heat map plus
 ``tracked * history`` points for the series that can be drilled into.
@@ -81,8 +82,11 @@ class Board:
         Alerts kept (the newest).
     max_busy
         CPU time the worker may spend folding batches in, as a share of the feeding
-        thread's CPU time (a token bucket holding at most ``burst`` seconds, also refilled
-        by 1% of wall time); past it, batches are only scanned for flags.
+        thread's CPU time (a token bucket holding at most ``burst`` seconds); past it,
+        batches are only scanned for flags.
+    slow_share
+        The budget's floor, as a share of wall time: a slow stream, whose detection takes
+        little CPU, is still folded in full.
     burst
         CPU seconds the worker may spend at once (at start, and after quiet spells).
     interval
@@ -115,8 +119,9 @@ class Board:
         n_buckets: int = 60,
         bucket_seconds: float = 1.0,
         max_alerts: int = 500,
-        max_busy: float = 0.05,
-        burst: float = 0.05,
+        max_busy: float = 0.02,
+        slow_share: float = 0.002,
+        burst: float = 0.005,
         interval: float = 0.4,
         band_sd: float = 3.0,
     ) -> None:
@@ -127,6 +132,7 @@ class Board:
         self.bucket_seconds = bucket_seconds
         self.max_alerts = max_alerts
         self.max_busy = max_busy
+        self.slow_share = slow_share
         self.burst = burst
         self.interval = interval
         self._tokens = burst
@@ -144,14 +150,14 @@ class Board:
         self._worker: threading.Thread | None = None
         # per key (slot)
         self._index = KeyIndex(max_keys)
+        self._single_slot: int | None = None  # the slot of SINGLE_SERIES, once it has one
         self._names = self._index.names
-        self._heat = np.zeros((0, n_buckets), dtype=np.float32)
+        self._heat = np.zeros((n_buckets, 0), dtype=np.float32)  # a row per time bucket
         self._n_points = np.zeros(0, dtype=np.int64)
         self._n_flags = np.zeros(0, dtype=np.int64)
         self._last_value = np.zeros(0, dtype=np.float64)
         self._last_severity = np.zeros(0, dtype=np.float32)
-        self._recent = np.zeros(0, dtype=np.float32)  # max of each heat row, kept up to date
-        self._recent_stale = False
+        self._recent = np.zeros(0, dtype=np.float32)  # max of each key's heat, kept up to date
         self._track_of = np.zeros(0, dtype=np.int64)  # slot -> tracked row or -1
         # per tracked key (row)
         self._row_slot = np.full(tracked, -1, dtype=np.int64)
@@ -225,12 +231,14 @@ class Board:
         while self._pending:
             pending.append(self._pending.popleft())
         now = time.monotonic()
-        self._refill(0.01 * (now - self._refilled))
-        self._refilled = now
+        feeder = 0.0  # CPU seconds the feeding thread spent since the last drain
         for item in pending:
             if self._feeder_cpu is not None and item.feeder_cpu >= self._feeder_cpu:
-                self._refill(self.max_busy * (item.feeder_cpu - self._feeder_cpu))
+                feeder += item.feeder_cpu - self._feeder_cpu
             self._feeder_cpu = item.feeder_cpu
+        self._refill(max(self.max_busy * feeder, self.slow_share * (now - self._refilled)))
+        self._refilled = now
+        for item in pending:
             full = self._tokens > 0.0
             tick = time.thread_time()
             with self._lock:
@@ -239,8 +247,10 @@ class Board:
             self.fold_seconds += spent
             self._tokens -= spent if full else 0.0
         with self._lock:
+            bucket = self._bucket
             self._advance(time.time())
-        if pending or self.counters is not self._seen_counters:
+            moved = self._bucket != bucket  # the heat map's window moved on: the page too
+        if pending or moved or self.counters is not self._seen_counters:
             self._seen_counters = self.counters
             with self.changed:
                 self.version += 1
@@ -258,12 +268,18 @@ class Board:
         if bucket > self._bucket:
             steps = min(bucket - self._bucket, self.n_buckets)
             for b in range(bucket - steps + 1, bucket + 1):
-                self._heat[:, b % self.n_buckets] = 0.0
-                self._bucket_end_time[b % self.n_buckets] = ""
-                self._overall[b % self.n_buckets] = 0.0
+                self._clear(b % self.n_buckets)
             self._bucket = bucket
-            self._recent_stale = True  # a column left the window
         return bucket % self.n_buckets
+
+    def _clear(self, col: int) -> None:
+        """Empty a heat map column; keys whose highest surprise was in it get theirs anew."""
+        heat, recent = self._heat, self._recent
+        lost = np.flatnonzero((heat[col] >= recent) & (recent > 0))
+        heat[col] = 0.0
+        recent[lost] = heat[:, lost].max(axis=0) if len(lost) else 0.0
+        self._bucket_end_time[col] = ""
+        self._overall[col] = 0.0
 
     def _slots(self, keys: NDArray[Any]) -> NDArray[np.int64]:
         """Slot of each key (new keys get one; -1 past ``max_keys``)."""
@@ -275,17 +291,19 @@ class Board:
         return self._index.slot_of(key)
 
     def _grow(self, n: int) -> None:
-        have = self._heat.shape[0]
+        have = self._n_points.shape[0]
         if n <= have:
             return
         size = max(n, 2 * have, 64)
+        heat = np.zeros((self.n_buckets, size), dtype=np.float32)
+        heat[:, :have] = self._heat
+        self._heat = heat
 
         def extend(a: NDArray[Any], fill: Any) -> NDArray[Any]:
             out = np.full((size, *a.shape[1:]), fill, dtype=a.dtype)
             out[:have] = a
             return out
 
-        self._heat = extend(self._heat, 0.0)
         self._n_points = extend(self._n_points, 0)
         self._n_flags = extend(self._n_flags, 0)
         self._last_value = extend(self._last_value, np.nan)
@@ -301,13 +319,16 @@ class Board:
         col = self._advance(item.wall)
         if batch.timestamp is not None:
             self._bucket_end_time[col] = batch.timestamp[-1]
-        keys = batch.key if batch.key is not None else np.full(n, SINGLE_SERIES)
+        keys = batch.key
         rows = np.arange(n) if full else item.flagged
         if not full:
             self.n_sampled_out += n - len(rows)
         if not len(rows):
             return
         self.n_folded += len(rows)
+        if keys is None:
+            self._fold_one_series(item, rows, col)
+            return
         slots = self._slots(keys if full else keys[rows])
         score, threshold, value, flag = (
             (batch.score, batch.threshold, batch.value, batch.is_anomaly)
@@ -330,7 +351,7 @@ class Board:
                 flag[known],
             )
         sev = severity(score, threshold)
-        np.maximum.at(self._heat[:, col], slots, sev)
+        np.maximum.at(self._heat[col], slots, sev)
         np.maximum.at(self._recent, slots, sev)
         if len(sev):
             self._overall[col] = max(self._overall[col], float(sev.max()))
@@ -343,7 +364,31 @@ class Board:
         self._alert(batch, item.flagged, keys)
         self._track(batch, rows, slots, flag, item.wall)
 
-    def _alert(self, batch: OutputBatch, flagged: NDArray[np.int64], keys: NDArray[Any]) -> None:
+    def _fold_one_series(self, item: _Pending, rows: NDArray[np.int64], col: int) -> None:
+        """Rows of one series (no key column): reductions, and only what the ring can hold."""
+        batch = item.batch
+        if self._single_slot is None:
+            self._single_slot = int(self._slots(np.array([SINGLE_SERIES]))[0])
+        slot = self._single_slot
+        if slot < 0:
+            self.n_over_max_keys += len(rows)
+            return
+        sev = severity(batch.score[rows], batch.threshold[rows])
+        top = float(sev.max())
+        self._heat[col, slot] = max(float(self._heat[col, slot]), top)
+        self._recent[slot] = max(float(self._recent[slot]), top)
+        self._overall[col] = max(float(self._overall[col]), top)
+        self._n_points[slot] += len(rows)
+        self._n_flags[slot] += int(np.count_nonzero(batch.is_anomaly[rows]))
+        self._last_value[slot] = batch.value[rows[-1]]
+        self._last_severity[slot] = sev[-1]
+        self._alert(batch, item.flagged, None)
+        tail = rows[-self.history :]
+        self._track(batch, tail, np.full(len(tail), slot), batch.is_anomaly[tail], item.wall)
+
+    def _alert(
+        self, batch: OutputBatch, flagged: NDArray[np.int64], keys: NDArray[Any] | None
+    ) -> None:
         if not len(flagged):
             return
         sev = severity(batch.score[flagged], batch.threshold[flagged])
@@ -357,7 +402,7 @@ class Board:
                 {
                     "id": self._alert_id,
                     "seq": int(batch.seq[i]),
-                    "key": str(keys[i]),
+                    "key": SINGLE_SERIES if keys is None else str(keys[i]),
                     "timestamp": None if stamps is None else stamps[i],
                     "value": _finite(float(batch.value[i])),
                     "score": _finite(float(batch.score[i])),
@@ -460,18 +505,10 @@ class Board:
         n_keys = len(self._names)
         col = self._bucket % self.n_buckets
         order_cols = (np.arange(self.n_buckets) + col + 1) % self.n_buckets  # oldest first
-        heat = self._heat[:n_keys]
-        if self._recent_stale:
-            self._recent[:n_keys] = heat.max(axis=1) if n_keys else 0.0
-            self._recent_stale = False
+        heat = self._heat[:, :n_keys]
         recent = self._recent[:n_keys]
-        k = min(n_lanes, n_keys)
-        if k:
-            score = recent.astype(np.float64) * 1e6 + np.minimum(self._n_flags[:n_keys], 999_999)
-            top = np.argpartition(-score, k - 1)[:k]
-            top = top[np.argsort(-score[top], kind="stable")]
-        else:
-            top = np.zeros(0, dtype=np.int64)
+        top = self._top(recent, min(n_lanes, n_keys))
+        cells = np.round(heat[:, top][order_cols], 2).T.tolist()
         lanes = [
             {
                 "key": self._names[s],
@@ -480,14 +517,13 @@ class Board:
                 "points": int(self._n_points[s]),
                 "flags": int(self._n_flags[s]),
                 "last": _finite(float(self._last_value[s])),
-                "cells": np.round(heat[s, order_cols], 2).tolist(),
+                "cells": row,
             }
-            for s in top.tolist()
+            for s, row in zip(top.tolist(), cells, strict=True)
         ]
         overall = self._overall[order_cols]
-        bins = np.bincount(
-            np.searchsorted(_SEVERITY_BINS, recent, side="right"), minlength=len(_SEVERITY_BINS) + 1
-        )
+        at_least = [n_keys] + [int(np.count_nonzero(recent >= b)) for b in _SEVERITY_BINS] + [0]
+        bins = [at_least[i] - at_least[i + 1] for i in range(len(_SEVERITY_BINS) + 1)]
         return {
             "version": self.version,
             "now": time.time(),
@@ -515,6 +551,27 @@ class Board:
                 "uptime": round(time.time() - self.started, 1),
             },
         }
+
+    def _top(self, recent: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        """The ``k`` keys with the highest recent surprise (ties: more flags first).
+
+        Only keys at or above the ``k``-th largest of the block maxima of ``recent`` can be
+        among them (``k`` blocks each hold a key at least that high), so the ranking looks
+        at a few candidates instead of sorting every key.
+        """
+        if not k:
+            return np.zeros(0, dtype=np.int64)
+        block = 256
+        whole = len(recent) // block * block
+        maxima = recent[:whole].reshape(-1, block).max(axis=1)
+        if whole < len(recent):
+            maxima = np.append(maxima, recent[whole:].max())
+        cut = np.partition(maxima, len(maxima) - k)[len(maxima) - k] if len(maxima) > k else 0
+        candidates = np.flatnonzero(recent >= cut)
+        score = recent[candidates].astype(np.float64) * 1e6
+        score += np.minimum(self._n_flags[candidates], 999_999)
+        order = np.argsort(-score, kind="stable")[:k]
+        return candidates[order]
 
     def keys(self, contains: str = "", limit: int = 20) -> list[str]:
         """Up to ``limit`` known keys containing ``contains``."""

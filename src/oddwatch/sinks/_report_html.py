@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import math
 import time
@@ -96,7 +97,9 @@ def _drawn_series(sink: HtmlReportSink, summaries: list[Any]) -> str:
     for f in r.flags:
         by_key.setdefault(f["key"], []).append(f)
     for panel in r.panels(top):
-        png = base64.b64encode(render_png([panel], title="", width=10.5)).decode()
+        untitled = dataclasses.replace(panel, name="", note="")  # the heading names it
+        note = f"<p class=note>{_e(panel.note)}</p>" if panel.note else ""
+        png = base64.b64encode(render_png([untitled], title="", width=10.5)).decode()
         flags = by_key.get(panel.name, [])
         rows = "".join(
             f"<tr><td>{_e(f['timestamp'] or '#' + str(f['seq']))}</td>"
@@ -110,7 +113,7 @@ def _drawn_series(sink: HtmlReportSink, summaries: list[Any]) -> str:
             else "<p class=note>no flags</p>"
         )
         parts.append(
-            f"<h3 id='{_anchor(panel.name)}'>{_e(panel.name)}</h3>"
+            f"<h3 id='{_anchor(panel.name)}'>{_e(panel.name)}</h3>{note}"
             f"<img alt='{_e(panel.name)}' src='data:image/png;base64,{png}'>{table}"
         )
     return "".join(parts)

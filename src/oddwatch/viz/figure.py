@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
 from oddwatch._typing import BoolArray, FloatArray, NDArray
 
-__all__ = ["StreamFigure", "as_plot_x", "runs", "surprise"]
+__all__ = ["Frame", "StreamFigure", "as_plot_x", "columns_of", "runs", "surprise"]
 
 _FLOOR = 1e-16
 VALUE_COLOR = "#3b6ea8"
@@ -64,6 +68,73 @@ def as_plot_x(x: Any) -> tuple[FloatArray, bool]:
         seconds = array.astype("datetime64[ns]").astype(np.int64) / 1e9
         return np.asarray(seconds / 86400.0, dtype=np.float64), True
     return np.asarray(array, dtype=np.float64), False
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The columns of a stream view, all aligned (one entry per point).
+
+    ``x`` is the point index or a ``datetime64`` array (then the axis shows times);
+    ``label`` marks true anomalies (shaded), ``expected`` and ``scale`` give the expected
+    band, ``reason`` holds each point's reason ("" when not flagged).
+
+    Examples
+    --------
+    >>> Frame([0.0], np.ones(1), np.zeros(1), np.ones(1), np.zeros(1, bool)).reason is None
+    True
+    """
+
+    x: Any
+    value: FloatArray
+    score: FloatArray
+    threshold: FloatArray
+    is_anomaly: BoolArray
+    label: BoolArray | None = None
+    expected: FloatArray | None = None
+    scale: FloatArray | None = None
+    reason: list[str] | None = None
+
+
+_Columns = ParamSpec("_Columns")
+_Self = TypeVar("_Self")
+_Result = TypeVar("_Result")
+
+
+def columns_of(
+    build: Callable[_Columns, Frame],
+) -> Callable[[Callable[[_Self, Frame], _Result]], Callable[Concatenate[_Self, _Columns], _Result]]:
+    """Let a method that takes a :class:`Frame` be called with the frame's columns.
+
+    The columns are declared once, in :class:`Frame`; the methods that take them
+    (:meth:`StreamFigure.set_data`, ``LivePlot.append``) accept them positionally or by
+    name, type-checked and with :class:`Frame`'s signature in ``help()``.
+
+    Examples
+    --------
+    >>> class Count:
+    ...     @columns_of(Frame)
+    ...     def points(self, frame):
+    ...         return len(frame.value)
+    >>> Count().points([0, 1], np.ones(2), np.zeros(2), np.ones(2), np.zeros(2, bool))
+    2
+    """
+
+    def decorate(
+        method: Callable[[_Self, Frame], _Result],
+    ) -> Callable[Concatenate[_Self, _Columns], _Result]:
+        @functools.wraps(method)
+        def with_columns(
+            self: _Self, /, *columns: _Columns.args, **named: _Columns.kwargs
+        ) -> _Result:
+            return method(self, build(*columns, **named))
+
+        own = inspect.signature(method)
+        first = next(iter(own.parameters.values()))
+        columns = inspect.signature(build).parameters.values()
+        with_columns.__signature__ = own.replace(parameters=[first, *columns])  # type: ignore[attr-defined]
+        return with_columns
+
+    return decorate
 
 
 class StreamFigure:
@@ -140,17 +211,23 @@ class StreamFigure:
         self.flags = ax.scatter(
             [], [], s=46, marker="o", color=FLAG_COLOR, edgecolors="#5a0d0d", lw=0.9, zorder=5
         )
+        # flagged points without a value (missing, NaN): a mark on the bottom edge
+        self.flags_no_value = ax.scatter(
+            [], [], s=40, marker="^", color=FLAG_COLOR, clip_on=False, zorder=5,
+            transform=ax.get_xaxis_transform(),
+        )  # fmt: skip
         ax.legend(
             handles=[
                 Line2D([], [], color=VALUE_COLOR, lw=1.2, label="value"),
                 Patch(facecolor=BAND_COLOR, alpha=0.6, label=f"expected +/- {band_sd:g} sd"),
                 Patch(facecolor=TRUTH_COLOR, alpha=0.35, label="true anomaly"),
                 Line2D([], [], ls="", marker="o", color=FLAG_COLOR, mec="#5a0d0d", label="flagged"),
+                Line2D([], [], ls="", marker="^", color=FLAG_COLOR, label="flagged, no value"),
             ],
             loc="upper left",
             bbox_to_anchor=(0.0, 1.11),
             fontsize=8,
-            ncols=4,
+            ncols=5,
             framealpha=0.85,
         )
         ax.set_ylabel("value")
@@ -181,30 +258,27 @@ class StreamFigure:
         self.ax_score.set_xlabel("time")
         self._dates = True
 
-    def set_data(
-        self,
-        x: Any,
-        value: FloatArray,
-        score: FloatArray,
-        threshold: FloatArray,
-        is_anomaly: BoolArray,
-        label: BoolArray | None = None,
-        expected: FloatArray | None = None,
-        scale: FloatArray | None = None,
-        reason: list[str] | None = None,
-    ) -> None:
-        """Show these points (all arrays aligned, one entry per point).
-
-        ``x`` is the point index or a ``datetime64`` array (then the axis shows times);
-        ``reason`` holds each point's reason ("" when not flagged).
-        """
-        index, dates = as_plot_x(x)
+    @columns_of(Frame)
+    def set_data(self, frame: Frame) -> None:
+        """Show these points: the columns of a :class:`Frame`, positionally or by name."""
+        value, score, threshold, is_anomaly = (
+            frame.value,
+            frame.score,
+            frame.threshold,
+            frame.is_anomaly,
+        )
+        expected, scale = frame.expected, frame.scale
+        index, dates = as_plot_x(frame.x)
         if dates and not self._dates:
             self._use_dates()
         self.line.set_data(index, value)
         flagged = is_anomaly & np.isfinite(value)
         self.flags.set_offsets(np.column_stack([index[flagged], value[flagged]]))
-        self.n_flagged_drawn = int(flagged.sum())
+        no_value = is_anomaly & ~np.isfinite(value)
+        self.flags_no_value.set_offsets(
+            np.column_stack([index[no_value], np.full(int(no_value.sum()), 0.0)])
+        )
+        self.n_flagged_drawn = int(flagged.sum() + no_value.sum())
         lo = hi = value
         if expected is not None:
             self.expected_line.set_data(index, expected)
@@ -212,14 +286,14 @@ class StreamFigure:
                 half = self.band_sd * scale
                 lo, hi = expected - half, expected + half
                 self.band.set_verts(_band_polygons(index, lo, hi))
-        if label is not None:
-            self.truth.set_verts(_interval_boxes(index, label))
+        if frame.label is not None:
+            self.truth.set_verts(_interval_boxes(index, frame.label))
         shown = surprise(score) if self.likelihood else score
         shown_threshold = surprise(threshold) if self.likelihood else threshold
         self.score_line.set_data(index, shown)
         self.threshold_line.set_data(index, shown_threshold)
         self.score_flags.set_offsets(np.column_stack([index[flagged], shown[flagged]]))
-        latest = self._latest(index, dates, is_anomaly, reason)
+        latest = self._latest(index, dates, is_anomaly, frame.reason)
         self.latest_reason.set_text(latest)
         self.latest_reason.set_visible(bool(latest))
         self._rescale(index, value, lo, hi, shown, shown_threshold)

@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from oddwatch._typing import BoolArray, FloatArray
-from oddwatch.viz.figure import StreamFigure, as_plot_x
+from oddwatch.viz.figure import Frame, StreamFigure, as_plot_x, columns_of
 
 __all__ = ["LivePlot", "display_available"]
 
@@ -140,20 +139,18 @@ class LivePlot:
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def append(
-        self,
-        x: Any,
-        value: FloatArray,
-        score: FloatArray,
-        threshold: FloatArray,
-        is_anomaly: BoolArray,
-        label: BoolArray | None = None,
-        expected: FloatArray | None = None,
-        scale: FloatArray | None = None,
-        reason: list[str] | None = None,
-    ) -> None:
-        """Add points (``x``: index or ``datetime64``), then redraw if a frame is due."""
-        positions, dates = as_plot_x(x)
+    @columns_of(Frame)
+    def append(self, frame: Frame) -> None:
+        """Add points (the columns of a :class:`~oddwatch.viz.figure.Frame`, positionally or
+        by name), then redraw if a frame is due."""
+        positions, dates = as_plot_x(frame.x)
+        value, score, threshold, is_anomaly = (
+            frame.value,
+            frame.score,
+            frame.threshold,
+            frame.is_anomaly,
+        )
+        label, expected, scale, reason = frame.label, frame.expected, frame.scale, frame.reason
         self._dates = self._dates or dates
         n = len(positions)
         k = min(n, self.span)
@@ -184,11 +181,12 @@ class LivePlot:
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
     def status(self, note: str = "") -> str:
-        """The status line: points, flags, points/s and an optional note."""
-        text = (
-            f"{self.n_points:,} points   {self.n_flagged:,} flagged   "
-            f"{self.points_per_second():,.0f} points/s"
-        )
+        """The status line: points, flags (and how many are in view), points/s, a note."""
+        in_view = int(np.count_nonzero(self._flags[0, -min(self.n_points, self.span) :]))
+        flags = f"{self.n_flagged:,} flagged"
+        if in_view < self.n_flagged:  # some have scrolled out of the window
+            flags += f" ({in_view:,} in view)"
+        text = f"{self.n_points:,} points   {flags}   {self.points_per_second():,.0f} points/s"
         return f"{text}   {note}" if note else text
 
     def draw(self, note: str = "") -> None:

@@ -50,6 +50,11 @@ def _draw(ax: Any, panel: SeriesPanel, band_sd: float) -> bool:
     ax.scatter(
         x[flagged], panel.value[flagged], s=30, color=FLAG_COLOR, edgecolors="#5a0d0d", zorder=5
     )
+    no_value = panel.is_anomaly & ~np.isfinite(panel.value)  # missing: on the bottom edge
+    ax.scatter(
+        x[no_value], np.zeros(int(no_value.sum())), s=30, marker="^", color=FLAG_COLOR,
+        clip_on=False, zorder=5, transform=ax.get_xaxis_transform(),
+    )  # fmt: skip
     title = panel.name if not panel.note else f"{panel.name}   ({panel.note})"
     ax.set_title(title, loc="left", fontsize=9, fontweight="bold")
     ax.tick_params(labelsize=8)
@@ -75,14 +80,19 @@ def _figure(panels: list[SeriesPanel], title: str, band_sd: float, width: float)
     if not panels:
         axes[0].text(0.5, 0.5, "no data", ha="center", va="center", transform=axes[0].transAxes)
     figure.suptitle(title, fontsize=11, fontweight="bold")
+    handles = [
+        Line2D([], [], color=VALUE_COLOR, label="value"),
+        Patch(facecolor=BAND_COLOR, alpha=0.6, label=f"expected +/- {band_sd:g} sd"),
+        Line2D([], [], ls="", marker="o", color=FLAG_COLOR, label="flagged"),
+    ]
+    if any((p.is_anomaly & ~np.isfinite(p.value)).any() for p in panels):
+        handles.append(
+            Line2D([], [], ls="", marker="^", color=FLAG_COLOR, label="flagged, no value")
+        )
     figure.legend(
-        handles=[
-            Line2D([], [], color=VALUE_COLOR, label="value"),
-            Patch(facecolor=BAND_COLOR, alpha=0.6, label=f"expected +/- {band_sd:g} sd"),
-            Line2D([], [], ls="", marker="o", color=FLAG_COLOR, label="flagged"),
-        ],
+        handles=handles,
         loc="outside lower center",
-        ncols=3,
+        ncols=4,
         fontsize=8,
         frameon=False,
     )

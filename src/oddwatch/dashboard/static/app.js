@@ -154,6 +154,16 @@ function xValues(s) {
   });
 }
 
+// Time ticks as the alert list writes times (UTC, 24-hour): the date where it changes.
+function isoTicks(u, ticks) {
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : 60;
+  const iso = ticks.map((t) => new Date(t * 1e3).toISOString());
+  return iso.map((d, i) => {
+    const clock = step < 60 ? d.slice(11, 19) : d.slice(11, 16);
+    return i === 0 || d.slice(0, 10) !== iso[i - 1].slice(0, 10) ? `${d.slice(0, 10)}\n${clock}` : clock;
+  });
+}
+
 function renderSeries(s) {
   $("series-title").textContent = `Series: ${s.key}`;
   const note = $("series-note");
@@ -186,6 +196,7 @@ function renderSeries(s) {
           points: { show: true, size: 9, fill: "#d62728", stroke: "#5a0d0d", width: 1 } },
       ],
       bands: [{ series: [2, 1], fill: "rgba(157,180,207,0.45)" }],
+      axes: [time ? { values: isoTicks } : {}, {}],
       legend: { live: false },
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
     }, data, $("chart"));
