@@ -177,6 +177,7 @@ def test_one_huge_key_or_timestamp_is_an_invalid_record_in_bounded_memory(capsys
     rows = [(f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}", "web", i % 7) for i in range(3000)]
     rows[100] = (rows[100][0], "k" * 100_000, 1)  # a 100 kB key
     rows[200] = ("2" * 1_000_000, "web", 1)  # a 1 MB timestamp
+    rows[300] = ("2" * 10_000, "web", 1)  # a line under --max-line-bytes, a timestamp over 1 kB
     if fmt == "csv":
         text = "timestamp,host,value\n" + "".join(f"{t},{h},{v}\n" for t, h, v in rows)
     else:
@@ -190,8 +191,8 @@ def test_one_huge_key_or_timestamp_is_an_invalid_record_in_bounded_memory(capsys
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     summary = json.loads(err.splitlines()[-1])
-    assert code == 0 and summary["read"] == 3000 and summary["flagged"] == 2
-    assert summary["problems"] == {"unparsable": 1, "bad_timestamp": 1}
+    assert code == 0 and summary["read"] == 3000 and summary["flagged"] == 3
+    assert summary["problems"] == {"unparsable": 2, "bad_timestamp": 1}  # 2 lines over 64 kB
     assert peak < 100e6  # was 3.7 GiB for the key, 10 GB for the timestamp
 
 

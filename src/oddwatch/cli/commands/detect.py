@@ -33,6 +33,7 @@ from oddwatch.cli._settings import (
     INPUT_OPTIONS,
     Settings,
     add_input_arguments,
+    count,
     load_model,
     make_monitor,
     make_source,
@@ -45,6 +46,7 @@ from oddwatch.errors import InvalidInputError, InvalidParameterError, SourceErro
 from oddwatch.pipeline import Checkpoint, RunStats
 from oddwatch.pipeline import run as run_pipeline
 from oddwatch.sinks import CsvSink, FileSink, JsonlSink, WebhookSink
+from oddwatch.sources import MAX_LINE_BYTES
 
 __all__ = ["EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -156,7 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--checkpoint-every",
-        type=int,
+        type=count,
         metavar="N",
         help="records between checkpoints (default 10000)",
     )
@@ -239,6 +241,8 @@ def _fingerprint(s: Settings, chunk_lines: int) -> dict[str, Any]:
         detector=s.detector.to_json(),
         threshold=s.threshold.to_json(),
     )
+    if s.max_line_bytes != MAX_LINE_BYTES:  # absent at the default: older checkpoints resume
+        fp["max_line_bytes"] = s.max_line_bytes
     return fp
 
 
