@@ -205,3 +205,28 @@ def test_a_json_boolean_is_never_a_number_whatever_its_neighbours(neighbour):
     records = JsonlParser().parse(LineBlock(data, 1, 3, 0))
     assert records.problem[[0, 2]].tolist() == [3, 3]  # not_numeric, both
     assert "value true is not a number" in records.detail[0]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "quoted"), [("csv", False), ("csv", True), ("jsonl", False)]
+)  # compiled CSV scan, the reference CSV parser (a quote in the block), JSON Lines
+def test_keys_with_invalid_utf8_never_merge_into_one_series(capsys, tmp_path, fmt, quoted):
+    hosts = [b"web", b"h\xff", b"h\xfe", b"caf\xc3\xa9"]  # two bad keys, two good ones
+    lines = []
+    for i in range(40):
+        stamp = f"2026-01-01T00:{i:02d}:00".encode()
+        for host in hosts:
+            if fmt == "csv":
+                shown = b'"%s"' % host if quoted and host == b"web" else host
+                lines.append(b"%s,%s,%d\n" % (stamp, shown, i % 5))
+            else:
+                lines.append(b'{"timestamp": "%s", "host": "%s", "value": %d}\n' % (stamp, host, i))
+    path = tmp_path / f"keys.{fmt}"
+    path.write_bytes((b"timestamp,host,value\n" if fmt == "csv" else b"") + b"".join(lines))
+    code, _, err = run(capsys, "detect", path, "--key-col", "host", "--out", tmp_path / "o",
+                       "--detector", "RollingZScore", "--json")  # fmt: skip
+    summary = json.loads(err.splitlines()[-1])
+    # before: h\xff and h\xfe were both read as 'h\ufffd', one series of 80 points
+    assert code == 0 and summary["keys"] == 2 and summary["flagged"] == 80
+    assert summary["problems"] == {"unparsable": 80}
+    assert "the key b'h\\xff' is not valid UTF-8" in err
