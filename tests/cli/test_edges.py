@@ -230,3 +230,12 @@ def test_keys_with_invalid_utf8_never_merge_into_one_series(capsys, tmp_path, fm
     assert code == 0 and summary["keys"] == 2 and summary["flagged"] == 80
     assert summary["problems"] == {"unparsable": 80}
     assert "the key b'h\\xff' is not valid UTF-8" in err
+
+
+def test_max_keys_in_scientific_notation_too_large_is_a_clear_refusal(capsys, tmp_path):
+    path = write(tmp_path / "k.csv", "timestamp,host,value\n2026-01-01T00:00:00,a,1\n")
+    code, _, err = run(capsys, "detect", path, "--key-col", "host", "--max-keys", "1e8")
+    assert code == 2 and "Traceback" not in err  # was: "invalid int value: '1e8'"
+    assert err.startswith("error: `max_keys` of KeyedMonitor is 100,000,000: state for")
+    code, _, err = run(capsys, "detect", path, "--max-keys", "2.5")
+    assert code == 2 and "expected a whole number such as 5000 or 1e6; got '2.5'" in err

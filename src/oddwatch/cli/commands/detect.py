@@ -160,7 +160,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint-every",
         type=count,
         metavar="N",
-        help="records between checkpoints (default 10000)",
+        help="records between checkpoints (default 10000); more for a large state: each "
+        "checkpoint writes the whole state, so the next waits for one record per 100 bytes "
+        "of it (a 2 GB state: every 20 million records)",
     )
     add("--webhook", metavar="URL", help="POST each anomaly as JSON to URL (in the background)")
     add(
