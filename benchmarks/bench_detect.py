@@ -5,7 +5,10 @@ noise and rare spikes) to a temporary directory, then times, in this one run and
 file: ``wc -l FILE``; ``pandas.read_csv(FILE)`` (in process, after importing pandas); and
 ``oddwatch detect FILE --out /dev/null`` as a subprocess (so including interpreter start,
 imports and loading the cached numba kernels), two variants (CSV output, only anomalies),
-and the start-up cost alone (a one-record file). Each is run ``--repeat`` times and the
+and the start-up cost alone (a one-record file). A second table times the validator's
+per-series order checks with eviction (``--max-keys`` 10,000 vs 500,000, 600,000 keys seen in
+turn): its cost per chunk must not grow with the number of series tracked. Each is run
+``--repeat`` times and the
 fastest run is kept. Lines per second are given by wall-clock time and by CPU time (steadier
 on a shared machine); ratios compare against ``wc -l`` and pandas. Prints a markdown table
 and writes it to ``benchmarks/out/detect.md``.
@@ -80,6 +83,27 @@ def time_call(call: Callable[[], object], repeat: int) -> tuple[float, float]:
     return best
 
 
+def time_eviction(max_keys: int, repeat: int, n: int = 1_000_000) -> tuple[float, float]:
+    """Best wall and CPU seconds of the validator over ``n`` keyed records in chunks of
+    10,000, keys cycling over 600,000 series (so every chunk forgets some)."""
+    from oddwatch.sources import Records, Validator
+
+    keys = np.array([f"host-{i % 600_000:06d}" for i in range(n)])
+    times = np.arange(n, dtype=np.float64)
+
+    def run() -> None:
+        validator = Validator("flag", max_keys=max_keys, warn=lambda message: None)
+        for a in range(0, n, 10_000):
+            b = min(a + 10_000, n)
+            records = Records(
+                line=np.arange(a, b), value=np.ones(b - a), problem=np.zeros(b - a, np.uint8),
+                end=0, time=times[a:b], key=keys[a:b],
+            )  # fmt: skip
+            validator.check(records)
+
+    return time_call(run, repeat)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -133,7 +157,18 @@ def main(argv: list[str] | None = None) -> None:
         f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
         f"{platform.machine()}, {os.cpu_count()} CPUs; "
         f"`python benchmarks/bench_detect.py --lines {args.lines} --repeat {args.repeat}`.",
+        "",
+        "Validator order checks with eviction, 1,000,000 keyed records in chunks of 10,000, "
+        "600,000 keys in turn (in process):",
+        "",
+        "| --max-keys | wall s | records/s (wall) | records/s (CPU) |",
+        "|---|---|---|---|",
     ]
+    evictions = {m: time_eviction(m, args.repeat) for m in (10_000, 500_000)}
+    for m, (wall, cpu) in evictions.items():
+        lines.append(f"| {m:,} | {wall:.2f} | {1e6 / wall:,.0f} | {1e6 / cpu:,.0f} |")
+    ratio = evictions[500_000][1] / evictions[10_000][1]
+    lines += ["", f"CPU time at 500,000 keys / at 10,000 keys: {ratio:.2f}x."]
     text = "\n".join(lines) + "\n"
     print(text, end="")
     OUT.parent.mkdir(parents=True, exist_ok=True)

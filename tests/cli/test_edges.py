@@ -177,6 +177,7 @@ def test_one_huge_key_or_timestamp_is_an_invalid_record_in_bounded_memory(capsys
     rows = [(f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}", "web", i % 7) for i in range(3000)]
     rows[100] = (rows[100][0], "k" * 100_000, 1)  # a 100 kB key
     rows[200] = ("2" * 1_000_000, "web", 1)  # a 1 MB timestamp
+    rows[300] = ("2" * 10_000, "web", 1)  # a line under --max-line-bytes, a timestamp over 1 kB
     if fmt == "csv":
         text = "timestamp,host,value\n" + "".join(f"{t},{h},{v}\n" for t, h, v in rows)
     else:
@@ -190,8 +191,8 @@ def test_one_huge_key_or_timestamp_is_an_invalid_record_in_bounded_memory(capsys
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     summary = json.loads(err.splitlines()[-1])
-    assert code == 0 and summary["read"] == 3000 and summary["flagged"] == 2
-    assert summary["problems"] == {"unparsable": 1, "bad_timestamp": 1}
+    assert code == 0 and summary["read"] == 3000 and summary["flagged"] == 3
+    assert summary["problems"] == {"unparsable": 2, "bad_timestamp": 1}  # 2 lines over 64 kB
     assert peak < 100e6  # was 3.7 GiB for the key, 10 GB for the timestamp
 
 
@@ -204,3 +205,37 @@ def test_a_json_boolean_is_never_a_number_whatever_its_neighbours(neighbour):
     records = JsonlParser().parse(LineBlock(data, 1, 3, 0))
     assert records.problem[[0, 2]].tolist() == [3, 3]  # not_numeric, both
     assert "value true is not a number" in records.detail[0]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "quoted"), [("csv", False), ("csv", True), ("jsonl", False)]
+)  # compiled CSV scan, the reference CSV parser (a quote in the block), JSON Lines
+def test_keys_with_invalid_utf8_never_merge_into_one_series(capsys, tmp_path, fmt, quoted):
+    hosts = [b"web", b"h\xff", b"h\xfe", b"caf\xc3\xa9"]  # two bad keys, two good ones
+    lines = []
+    for i in range(40):
+        stamp = f"2026-01-01T00:{i:02d}:00".encode()
+        for host in hosts:
+            if fmt == "csv":
+                shown = b'"%s"' % host if quoted and host == b"web" else host
+                lines.append(b"%s,%s,%d\n" % (stamp, shown, i % 5))
+            else:
+                lines.append(b'{"timestamp": "%s", "host": "%s", "value": %d}\n' % (stamp, host, i))
+    path = tmp_path / f"keys.{fmt}"
+    path.write_bytes((b"timestamp,host,value\n" if fmt == "csv" else b"") + b"".join(lines))
+    code, _, err = run(capsys, "detect", path, "--key-col", "host", "--out", tmp_path / "o",
+                       "--detector", "RollingZScore", "--json")  # fmt: skip
+    summary = json.loads(err.splitlines()[-1])
+    # before: h\xff and h\xfe were both read as 'h\ufffd', one series of 80 points
+    assert code == 0 and summary["keys"] == 2 and summary["flagged"] == 80
+    assert summary["problems"] == {"unparsable": 80}
+    assert "the key b'h\\xff' is not valid UTF-8" in err
+
+
+def test_max_keys_in_scientific_notation_too_large_is_a_clear_refusal(capsys, tmp_path):
+    path = write(tmp_path / "k.csv", "timestamp,host,value\n2026-01-01T00:00:00,a,1\n")
+    code, _, err = run(capsys, "detect", path, "--key-col", "host", "--max-keys", "1e8")
+    assert code == 2 and "Traceback" not in err  # was: "invalid int value: '1e8'"
+    assert err.startswith("error: `max_keys` of KeyedMonitor is 100,000,000: state for")
+    code, _, err = run(capsys, "detect", path, "--max-keys", "2.5")
+    assert code == 2 and "expected a whole number such as 5000 or 1e6; got '2.5'" in err

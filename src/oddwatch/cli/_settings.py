@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,13 +24,14 @@ from oddwatch import KeyedMonitor, Monitor
 from oddwatch.cli._components import build, names, parse_param
 from oddwatch.errors import CheckpointError, InvalidParameterError
 from oddwatch.persist import load
-from oddwatch.sources import FileSource, RateLimiter, Validator
+from oddwatch.sources import MAX_LINE_BYTES, FileSource, RateLimiter, Validator
 
 __all__ = [
     "INPUT_OPTIONS",
     "Choice",
     "Settings",
     "add_input_arguments",
+    "count",
     "load_model",
     "make_monitor",
     "make_source",
@@ -49,9 +51,37 @@ INPUT_OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
     "max_gap": ((int, float), None),
     "max_keys": ((int,), 10_000),
     "batch": ((int,), 10_000),
+    "max_line_bytes": ((int,), MAX_LINE_BYTES),
     "quiet": ((bool,), False),
     "json": ((bool,), False),
 }
+
+
+def count(text: str) -> int:
+    """A whole number from a flag, also written ``1e6`` or ``10_000``.
+
+    Examples
+    --------
+    >>> count("1e6"), count("10_000"), count("42")
+    (1000000, 10000, 42)
+    >>> count("2.5")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a whole number such as 5000 or 1e6; got '2.5'
+    """
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not number.is_integer() or abs(number) > 1e18:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number such as 5000 or 1e6; got {text!r}"
+        )
+    return int(number)
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +130,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--max-keys",
-        type=int,
+        type=count,
         metavar="N",
         help="most series kept at once; the least recently seen is evicted beyond (default 10000)",
     )
@@ -136,7 +166,14 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         help="settings file: flag names as keys, plus "
         "[detector] and [threshold] tables with `name` and parameters; flags win",
     )
-    add("--batch", type=int, metavar="N", help="records per batch (default 10000)")
+    add("--batch", type=count, metavar="N", help="records per batch (default 10000)")
+    add(
+        "--max-line-bytes",
+        type=count,
+        metavar="N",
+        help="longest input line read (default 65536); a longer one is an invalid record "
+        "(unparsable), handled by --on-invalid, its bytes never held in memory",
+    )
     add("--quiet", action="store_true", default=None, help="no warnings on stderr")
     add(
         "--json",
@@ -218,7 +255,7 @@ def read_settings(
     for name in ("time_col", "value_col", "key_col"):
         if settings[name] is not None:
             settings[name] = str(settings[name])
-    for name in ("max_keys", "batch"):
+    for name in ("max_keys", "batch", "max_line_bytes"):
         if settings[name] < 1:
             raise InvalidParameterError(
                 f"--{name.replace('_', '-')} must be >= 1; got {settings[name]}."
@@ -270,6 +307,7 @@ def make_source(settings: Settings, chunk_lines: int, **follow: Any) -> FileSour
         key_col=settings.key_col,
         header=settings.header,
         chunk_lines=chunk_lines,
+        max_line_bytes=settings.max_line_bytes,
         **follow,
     )
 

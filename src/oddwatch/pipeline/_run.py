@@ -267,7 +267,7 @@ class _Run:
             error = self.process(records)
             if error is not None:
                 raise InvalidInputError(error)
-            if checkpoint is not None and self.validator.n_read - last_saved >= checkpoint.every:
+            if checkpoint is not None and self.validator.n_read - last_saved >= checkpoint.interval:
                 self.save()
                 last_saved = self.validator.n_read
             if signals is not None and signals.pending is not None:
@@ -316,7 +316,8 @@ def run(
         ``"raise"`` the records before the bad one are written, then
         :class:`~oddwatch.errors.InvalidInputError` is raised.
     checkpoint
-        Save progress every ``checkpoint.every`` records and at the end; if the checkpoint
+        Save progress every ``checkpoint.interval`` records (``every``, more for a large
+        state) and at the end; if the checkpoint
         file exists, resume from it first (Monitor, counts, input position, and each
         resumable sink cut back to its checkpointed position).
     only_anomalies

@@ -9,7 +9,7 @@ Examples
 
 from __future__ import annotations
 
-from oddwatch.sources._base import LineBlock, Records, Source, read_blocks
+from oddwatch.sources._base import MAX_LINE_BYTES, LineBlock, Records, Source, read_blocks
 from oddwatch.sources.csv import CsvParser
 from oddwatch.sources.files import FileSource
 from oddwatch.sources.follow import FollowReader
@@ -36,6 +36,7 @@ __all__ = [
     "FollowReader",
     "JsonlParser",
     "LineBlock",
+    "MAX_LINE_BYTES",
     "PROBLEMS",
     "RateLimiter",
     "Records",

@@ -5,7 +5,8 @@ duplicate when equal to it. A gap is a step between consecutive points of a seri
 than ``max_gap`` seconds; by default that limit is learned as 1.5 times the median of the
 first 64 steps (pooled over series, in stream order, so it does not depend on chunking). At
 most ``max_keys`` series are remembered; beyond that the least recently seen are forgotten
-at the end of a chunk.
+at the end of a chunk. The series are kept in the order they were last seen, so forgetting
+costs only the series forgotten and the ones seen in the chunk, never a walk over all.
 
 Examples
 --------
@@ -19,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,7 +91,7 @@ class SeriesClock:
         self.max_keys = max_keys
         self._gap_state = np.array([math.nan if max_gap is None else float(max_gap), 0.0])
         self._steps = np.zeros(_N_STEPS)
-        self._slot_of: dict[str, int] = {}
+        self._slot_of: OrderedDict[str, int] = OrderedDict()  # least recently seen first
         self._last = np.full(16, -math.inf)
         self._seen = np.zeros(16, dtype=np.int64)
         self._free: list[int] = []
@@ -110,7 +112,7 @@ class SeriesClock:
         problem = np.zeros(n, dtype=np.uint8)
         gaps = np.zeros(n)
         if n:
-            slots = self._slots(keys, n)
+            slots, names, unique = self._slots(keys, n)
             _order_block(
                 slots,
                 np.ascontiguousarray(times),
@@ -121,23 +123,30 @@ class SeriesClock:
                 gaps,
             )
             np.maximum.at(self._seen, slots, np.arange(first_seq + 1, first_seq + n + 1))
+            move = self._slot_of.move_to_end
+            for j in np.argsort(self._seen[unique]).tolist():  # seen values are distinct
+                move(names[j])
             self._forget()
         return problem, gaps
 
-    def _slots(self, keys: NDArray[np.str_] | None, n: int) -> NDArray[np.int64]:
+    def _slots(
+        self, keys: NDArray[np.str_] | None, n: int
+    ) -> tuple[NDArray[np.int64], list[str], NDArray[np.int64]]:
+        """Each point's slot, and the chunk's series names with their slots."""
         if keys is None:  # one series, remembered under the key ""
             names, inverse = np.array([""]), np.zeros(n, dtype=np.intp)
         else:
             names, inverse = np.unique(keys, return_inverse=True)
         slot_of = self._slot_of
         slots = np.empty(names.shape[0], dtype=np.int64)
-        for j, name in enumerate(names.tolist()):
+        listed = names.tolist()
+        for j, name in enumerate(listed):
             slot = slot_of.get(name)
             if slot is None:
                 slot = self._new_slot()
                 slot_of[name] = slot
             slots[j] = slot
-        return slots[inverse.reshape(-1)]
+        return slots[inverse.reshape(-1)], listed, slots
 
     def _new_slot(self) -> int:
         if self._free:
@@ -153,14 +162,10 @@ class SeriesClock:
         return slot
 
     def _forget(self) -> None:
-        excess = len(self._slot_of) - self.max_keys
-        if excess <= 0:
-            return
-        names = list(self._slot_of)
-        slots = np.array([self._slot_of[k] for k in names])
-        for j in np.argsort(self._seen[slots], kind="stable")[:excess]:
-            del self._slot_of[names[j]]
-            self._free.append(int(slots[j]))
+        """Forget the least recently seen series beyond ``max_keys``."""
+        pop = self._slot_of.popitem
+        for _ in range(len(self._slot_of) - self.max_keys):
+            self._free.append(pop(last=False)[1])
 
     def get_state(self) -> dict[str, Any]:
         """The clocks as plain JSON (for checkpoints)."""
@@ -184,5 +189,6 @@ class SeriesClock:
         self._seen = np.zeros(size, dtype=np.int64)
         self._last[: len(names)] = np.array(state["last"], dtype=np.float64).reshape(len(names))
         self._seen[: len(names)] = np.array(state["seen"], dtype=np.int64).reshape(len(names))
-        self._slot_of = {name: i for i, name in enumerate(names)}
+        order = np.argsort(self._seen[: len(names)], kind="stable").tolist()
+        self._slot_of = OrderedDict((names[i], i) for i in order)
         self._free = []

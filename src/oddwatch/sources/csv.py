@@ -56,18 +56,21 @@ def _cut(data: bytes, start: NDArray[np.int64], stop: NDArray[np.int64]) -> list
 _BOM = b"\xef\xbb\xbf"
 
 
-def decode_all(texts: list[bytes]) -> list[str]:
-    """Decode UTF-8 fields in one call (invalid bytes become U+FFFD).
+def decode_all(texts: list[bytes], errors: str = "replace") -> list[str]:
+    """Decode UTF-8 fields in one call (invalid bytes become U+FFFD, or lone surrogates with
+    ``errors="surrogateescape"``, which keeps two different fields different).
 
     Examples
     --------
     >>> decode_all([b"web-1", b"caf\\xc3\\xa9", b"\\xff"])
     ['web-1', 'café', '\\ufffd']
+    >>> decode_all([b"h\\xff", b"h\\xfe"], errors="surrogateescape")
+    ['h\\udcff', 'h\\udcfe']
     """
-    joined = b"\x00".join(texts).decode("utf-8", errors="replace").split("\x00")
+    joined = b"\x00".join(texts).decode("utf-8", errors=errors).split("\x00")
     if len(joined) == len(texts):
         return joined
-    return [t.decode("utf-8", errors="replace") for t in texts]
+    return [t.decode("utf-8", errors=errors) for t in texts]
 
 
 def parse_values(texts: list[bytes]) -> tuple[FloatArray, NDArray[np.uint8], dict[int, str]]:
@@ -156,8 +159,8 @@ class CsvParser:
         self.names = state["names"]
         self.n_fields = int(state["n_fields"])
 
-    def _split_line(self, line: bytes) -> list[str]:
-        text = line.decode("utf-8", errors="replace")
+    def _split_line(self, line: bytes, errors: str = "replace") -> list[str]:
+        text = line.decode("utf-8", errors=errors)
         return next(csv.reader([text], delimiter=self.delimiter, strict=True), [])
 
     def _looks_like_data(self, fields: list[str]) -> bool:
@@ -222,14 +225,14 @@ class CsvParser:
             if not line.strip():
                 continue
             try:
-                row = self._split_line(line)
+                row = self._split_line(line, "surrogateescape")
                 if len(row) != self.n_fields:
                     raise csv.Error(f"expected {self.n_fields} fields, got {len(row)}")
             except csv.Error as exc:
                 broken[len(numbers)] = f"malformed CSV line ({exc})"
                 fields.extend(blank)
             else:
-                fields.extend(f.encode("utf-8") for f in row)
+                fields.extend(f.encode("utf-8", "surrogateescape") for f in row)
             numbers.append(first_line + j)
         return fields, numbers, broken
 
@@ -298,7 +301,8 @@ class CsvParser:
                 time, p, d = parse_times(_cut(data, spans[:, 0], spans[:, 1]))
                 merge_problems(problem, detail, p, d)
         if cols.key is not None:
-            key = key_array(decode_all(_cut(data, spans[:, 4], spans[:, 5])), problem, detail)
+            keys = decode_all(_cut(data, spans[:, 4], spans[:, 5]), "surrogateescape")
+            key = key_array(keys, problem, detail)
         return Records(
             line=out.line[:n],
             value=values,
@@ -334,7 +338,8 @@ class CsvParser:
             merge_problems(problem, detail, p, d)
             time_text = decode_all(raw_times)
         if cols.key is not None:
-            key = key_array(decode_all(fields[cols.key : n * nf : nf]), problem, detail)
+            keys = decode_all(fields[cols.key : n * nf : nf], "surrogateescape")
+            key = key_array(keys, problem, detail)
         return Records(
             line=line,
             value=values,

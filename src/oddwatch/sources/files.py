@@ -25,7 +25,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from oddwatch.errors import CheckpointError, SourceError
-from oddwatch.sources._base import LineBlock, Records, read_blocks
+from oddwatch.sources._base import (
+    MAX_LINE_BYTES,
+    LineBlock,
+    Records,
+    add_long_lines,
+    read_blocks,
+)
 from oddwatch.sources.csv import CsvParser
 from oddwatch.sources.follow import FollowReader
 from oddwatch.sources.jsonl import JsonlParser
@@ -103,6 +109,9 @@ class FileSource:
         :class:`~oddwatch.sources.follow.FollowReader`); needs a file path.
     chunk_lines
         Most lines per chunk.
+    max_line_bytes
+        Longest line read; a longer one is an unparsable record, its bytes never held (64 kB
+        by default; line 1, which names the columns, must fit).
     offset, line, identity
         Where to start (a resumed run); ``identity`` is checked in follow mode only.
     poll_interval, idle_timeout, on_rotate
@@ -122,6 +131,7 @@ class FileSource:
         header: bool | None = None,
         follow: bool = False,
         chunk_lines: int = 10_000,
+        max_line_bytes: int = MAX_LINE_BYTES,
         offset: int = 0,
         line: int = 1,
         identity: tuple[int, int] | None = None,
@@ -144,6 +154,7 @@ class FileSource:
             self.parser = self._make_parser(self.format)
         self.follow = follow
         self.chunk_lines = chunk_lines
+        self.max_line_bytes = max_line_bytes
         self._position = {"offset": offset, "line": line}
         self._identity = identity
         self._follow_settings = (poll_interval, idle_timeout, on_rotate)
@@ -165,6 +176,7 @@ class FileSource:
                 line=line,
                 identity=self._identity,
                 chunk_lines=self.chunk_lines,
+                max_line_bytes=self.max_line_bytes,
                 poll_interval=poll_interval,
                 idle_timeout=idle_timeout,
                 on_rotate=on_rotate,
@@ -180,6 +192,7 @@ class FileSource:
             line=line,
             chunk_lines=self.chunk_lines,
             eager=not self._fh.seekable(),
+            max_line_bytes=self.max_line_bytes,
         )
 
     def get_state(self) -> dict[str, Any]:
@@ -283,12 +296,18 @@ class FileSource:
 
     def _parse(self, block: LineBlock) -> Records:
         if block.first_line == 1:
+            if block.long_lines and block.long_lines[0][0] == 1:
+                raise SourceError(
+                    f"{self.path}: line 1 has {block.long_lines[0][1]} bytes, more than the "
+                    f"limit of {self.max_line_bytes}. Is this a file of records? Raise the "
+                    "limit with --max-line-bytes if it is."
+                )
             _refuse_binary(block.data[:_SNIFF_BYTES], self.path)
         if self.parser is None:
             start = block.data[len(_BOM) :] if block.data.startswith(_BOM) else block.data
             self.format = "jsonl" if start.lstrip()[:1] == b"{" else "csv"
             self.parser = self._make_parser(self.format)
-        return self.parser.parse(block)
+        return add_long_lines(self.parser.parse(block), block)
 
     def __iter__(self) -> Iterator[Records]:
         for block in self._blocks():

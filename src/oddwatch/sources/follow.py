@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from oddwatch.errors import SourceError
-from oddwatch.sources._base import READ_SIZE, LineBlock, LineCutter
+from oddwatch.sources._base import MAX_LINE_BYTES, READ_SIZE, LineBlock, LineCutter
 
 __all__ = ["PREFIX_BYTES", "FollowReader"]
 
@@ -69,6 +69,8 @@ class FollowReader:
         file is read from its start instead (``on_rotate`` is told).
     chunk_lines
         Most lines per block.
+    max_line_bytes
+        Longest line held; a longer one is dropped as it arrives (see ``LineCutter``).
     poll_interval
         Seconds to wait at end of file before looking again.
     idle_timeout
@@ -88,6 +90,7 @@ class FollowReader:
         line: int = 1,
         identity: tuple[int, int] | None = None,
         chunk_lines: int = 10_000,
+        max_line_bytes: int = MAX_LINE_BYTES,
         poll_interval: float = 0.2,
         idle_timeout: float | None = None,
         on_rotate: Callable[[str], None] | None = None,
@@ -97,6 +100,7 @@ class FollowReader:
     ) -> None:
         self.path = path
         self.chunk_lines = chunk_lines
+        self.max_line_bytes = max_line_bytes
         self.poll_interval = poll_interval
         self.idle_timeout = idle_timeout
         self.on_rotate = on_rotate or (lambda message: None)
@@ -118,7 +122,9 @@ class FollowReader:
         self._line_shift = 0  # added to the cutter's numbering after a restart
         self._check_restart = False  # decide the numbering when the new first line arrives
         self._restart_line = 1
-        self._cutter = LineCutter(offset=offset, line=line, chunk_lines=chunk_lines)
+        self._cutter = LineCutter(
+            offset=offset, line=line, chunk_lines=chunk_lines, max_line_bytes=max_line_bytes
+        )
         self._seen_current = time.time()
 
     def _open(self) -> BinaryIO:
@@ -199,7 +205,7 @@ class FollowReader:
         self._check_restart = True
         self._fh.seek(0)
         self._prefix = b""
-        self._cutter = LineCutter(chunk_lines=self.chunk_lines)
+        self._cutter = LineCutter(chunk_lines=self.chunk_lines, max_line_bytes=self.max_line_bytes)
         self._seen_current = time.time()
 
     def _find_copy(self, position: int) -> tuple[str, int] | None:

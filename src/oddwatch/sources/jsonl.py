@@ -181,10 +181,15 @@ class JsonlParser:
         objects: list[dict[str, Any]] = []
         numbers: list[int] = []
         broken: dict[int, str] = {}
+        escaped: list[int] = []
         for j, raw in enumerate(block.lines()):
             if j == 0 and block.first_line == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM) :]
-            text = raw.decode("utf-8", errors="replace").strip()
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:  # bad bytes kept apart, so two bad keys stay two
+                text = raw.decode("utf-8", errors="surrogateescape").strip()
+                escaped.append(len(numbers))
             if not text:
                 continue
             problem = None
@@ -205,6 +210,12 @@ class JsonlParser:
                 self.columns = self._resolve(obj)
             objects.append(obj)
             numbers.append(block.first_line + j)
+        fields = () if self.columns is None else (self.columns.time, self.columns.value)
+        for i in escaped:  # bad bytes read as U+FFFD, except in keys
+            obj = objects[i]
+            for name in fields:
+                if isinstance(obj.get(name), str):
+                    obj[name] = _replace_escapes(obj[name])
         return self._records(objects, np.array(numbers, dtype=np.int64), broken, block)
 
     def _records(
@@ -243,6 +254,14 @@ class JsonlParser:
             detail=detail,
             block=block,
         )
+
+
+def _replace_escapes(text: str) -> str:
+    """Bytes decoded with ``surrogateescape`` read again as U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate written as a JSON escape
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _kind(obj: Any) -> str:

@@ -92,35 +92,51 @@ def key_array(
     missing: str = "the key field is empty",
 ) -> NDArray[np.str_]:
     """Series keys as an array; an empty key is a missing field, one longer than
-    ``MAX_FIELD_BYTES`` makes the record unparsable (problems added in place).
+    ``MAX_FIELD_BYTES`` or not valid UTF-8 (invalid bytes decoded as lone surrogates,
+    ``surrogateescape``) makes the record unparsable (problems added in place).
+
+    A key with invalid UTF-8 is refused rather than read with U+FFFD in place of its bad
+    bytes, which would merge ``h\\xff`` and ``h\\xfe`` into one series.
 
     Examples
     --------
-    >>> problem, detail = np.zeros(3, dtype=np.uint8), {}
-    >>> key_array(["web", "", "x" * 2000], problem, detail).tolist(), problem.tolist()
-    (['web', '', ''], [0, 2, 1])
+    >>> problem, detail = np.zeros(4, dtype=np.uint8), {}
+    >>> names = ["web", "", "x" * 2000, b"h\\xff".decode("utf-8", "surrogateescape")]
+    >>> key_array(names, problem, detail).tolist(), problem.tolist(), detail[3]
+    (['web', '', '', ''], [0, 2, 1, 1], "the key b'h\\\\xff' is not valid UTF-8")
     """
     n = len(names)
     lengths = np.fromiter(map(len, names), dtype=np.int64, count=n)
     too_long = np.flatnonzero(lengths > MAX_FIELD_BYTES // 4)  # up to 4 bytes a character
     codes = np.zeros(n, dtype=np.uint8)
     more: dict[int, str] = {}
-    if too_long.shape[0]:
-        names = list(names)
-        for i in too_long.tolist():
-            if len(names[i].encode("utf-8", "replace")) > MAX_FIELD_BYTES:
-                codes[i] = UNPARSABLE
-                more[i] = (
-                    f"the key has {len(names[i].encode('utf-8', 'replace'))} bytes, more than "
-                    f"the limit of {MAX_FIELD_BYTES}"
-                )
-                names[i] = ""
+    suspects = too_long.tolist() if "".join(names).isascii() else range(n)
+    names = list(names) if len(suspects) else names
+    for i in suspects:
+        try:
+            size = len(names[i].encode("utf-8"))
+        except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8
+            more[i] = f"the key {_raw_text(names[i][:60])} is not valid UTF-8"
+        else:
+            if size <= MAX_FIELD_BYTES:
+                continue
+            more[i] = f"the key has {size} bytes, more than the limit of {MAX_FIELD_BYTES}"
+        codes[i] = UNPARSABLE
+        names[i] = ""
     key = np.array(names, dtype=str).reshape(n)
     for i in np.flatnonzero((key == "") & (codes == 0)).tolist():
         codes[i] = MISSING_FIELD
         more[i] = missing
     merge_problems(problem, detail, codes, more)
     return key
+
+
+def _raw_text(text: str) -> str:
+    """The bytes a text with lone surrogates was decoded from, for a message."""
+    try:
+        return repr(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a surrogate from a JSON escape, not from a byte
+        return ascii(text)
 
 
 def merge_problems(

@@ -35,6 +35,7 @@ from oddwatch.cli._settings import (
     INPUT_OPTIONS,
     Settings,
     add_input_arguments,
+    count,
     load_model,
     make_monitor,
     make_source,
@@ -47,6 +48,7 @@ from oddwatch.errors import InvalidInputError, InvalidParameterError, SourceErro
 from oddwatch.pipeline import Checkpoint, RunStats
 from oddwatch.pipeline import run as run_pipeline
 from oddwatch.sinks import CsvSink, FileSink, JsonlSink, WebhookSink
+from oddwatch.sources import MAX_LINE_BYTES
 
 __all__ = ["EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -163,9 +165,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--checkpoint-every",
-        type=int,
+        type=count,
         metavar="N",
-        help="records between checkpoints (default 10000)",
+        help="records between checkpoints (default 10000); more for a large state: each "
+        "checkpoint writes the whole state, so the next waits for one record per 100 bytes "
+        "of it (a 2 GB state: every 20 million records)",
     )
     add("--webhook", metavar="URL", help="POST each anomaly as JSON to URL (in the background)")
     add(
@@ -248,6 +252,8 @@ def _fingerprint(s: Settings, chunk_lines: int) -> dict[str, Any]:
         detector=s.detector.to_json(),
         threshold=s.threshold.to_json(),
     )
+    if s.max_line_bytes != MAX_LINE_BYTES:  # absent at the default: older checkpoints resume
+        fp["max_line_bytes"] = s.max_line_bytes
     return fp
 
 
