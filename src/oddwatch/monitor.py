@@ -484,9 +484,9 @@ class Monitor(Component):
         self._counters[0] += n
         before = float(self._previous[0])
         if n_invalid:
-            learned = np.flatnonzero(~invalid)
-            if learned.size:
-                self._previous[0] = values[learned[-1]]
+            last = _last_valid(invalid)
+            if last >= 0:
+                self._previous[0] = values[last]
         elif n:
             self._previous[0] = values[-1]
         return MonitorResult(
@@ -581,6 +581,16 @@ def resolve_alarm(alarm: Any, detector: Detector, owner: str) -> AlarmPolicy:
         )
     policy.bind(detector.score_scale)
     return policy
+
+
+def _last_valid(invalid: BoolArray) -> int:
+    """Index of the last ``False`` in ``invalid`` (-1 if none), one block of scratch at most."""
+    for b in range(invalid.shape[0], 0, -_BLOCK):
+        a = max(0, b - _BLOCK)
+        valid = np.flatnonzero(~invalid[a:b])
+        if valid.size:
+            return a + int(valid[-1])
+    return -1
 
 
 def _run_sparse(

@@ -35,11 +35,12 @@ from oddwatch.keyed import KeyedMonitor
 from oddwatch.monitor import Monitor
 from oddwatch.persist import load_with_extra, save
 
-__all__ = ["KIND", "STATE_BYTES_PER_RECORD", "VERSION", "Checkpoint", "SavedRun"]
+__all__ = ["DEFAULT_EVERY", "KIND", "STATE_BYTES_PER_RECORD", "VERSION", "Checkpoint", "SavedRun"]
 
 KIND = "oddwatch.pipeline"
 VERSION = 1
-STATE_BYTES_PER_RECORD = 100  # a checkpoint waits for one record read per this many bytes
+DEFAULT_EVERY = 10_000  # records between checkpoints when ``every`` is not given
+STATE_BYTES_PER_RECORD = 100  # ... and at least one record read per this many state bytes
 
 
 @dataclass
@@ -74,9 +75,10 @@ class Checkpoint:
     path
         The checkpoint file; when it exists, ``run`` resumes from it.
     every
-        Records read between checkpoints (one is also written at the end of the run), at
-        least: each checkpoint writes the whole state, so after one of ``size`` bytes the next
-        waits for ``size // STATE_BYTES_PER_RECORD`` records if that is more (a 2 GB state of
+        Records read between checkpoints (one is also written at the end of the run), exactly
+        as given. Left as ``None``, the spacing adapts to the state: each checkpoint writes the
+        whole state, so the next waits for :data:`DEFAULT_EVERY` records or, after one of
+        ``size`` bytes, ``size // STATE_BYTES_PER_RECORD`` if that is more (a 2 GB state of
         10^6 keys is written every 20 million records, not every 10,000). See
         :attr:`interval`.
     settings
@@ -86,12 +88,15 @@ class Checkpoint:
     """
 
     def __init__(
-        self, path: str, *, every: int = 10_000, settings: Mapping[str, Any] | None = None
+        self, path: str, *, every: int | None = None, settings: Mapping[str, Any] | None = None
     ) -> None:
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        if every is not None and (
+            not isinstance(every, int) or isinstance(every, bool) or every < 1
+        ):
             raise InvalidParameterError(
-                f"`every` of Checkpoint must be an int >= 1; got {every!r}. "
-                "Give the number of records between checkpoints."
+                f"`every` of Checkpoint must be an int >= 1 or None; got {every!r}. "
+                "Give the number of records between checkpoints, or None to adapt it to "
+                "the state's size."
             )
         self.path = path
         self.every = every
@@ -100,16 +105,20 @@ class Checkpoint:
 
     @property
     def interval(self) -> int:
-        """Records to read before the next checkpoint: ``every``, or more for a large state.
+        """Records to read before the next checkpoint: ``every``, or adapted to the state.
 
         Examples
         --------
-        >>> checkpoint = Checkpoint("run.ckpt", every=10_000)
+        >>> checkpoint = Checkpoint("run.ckpt")
         >>> checkpoint.size = 1_970_000_000  # 10^6 keys of the default detector
         >>> checkpoint.interval
         19700000
+        >>> Checkpoint("run.ckpt", every=8).interval  # given: exactly that
+        8
         """
-        return max(self.every, self.size // STATE_BYTES_PER_RECORD)
+        if self.every is not None:
+            return self.every
+        return max(DEFAULT_EVERY, self.size // STATE_BYTES_PER_RECORD)
 
     def write(self, monitor: Monitor | KeyedMonitor, run: SavedRun) -> None:
         """Write the checkpoint atomically (temporary file, fsync, rename)."""

@@ -47,6 +47,7 @@ from oddwatch.cli._text import duration, problems_text
 from oddwatch.errors import InvalidInputError, InvalidParameterError, SourceError
 from oddwatch.pipeline import Checkpoint, RunStats
 from oddwatch.pipeline import run as run_pipeline
+from oddwatch.pipeline.checkpoint import DEFAULT_EVERY
 from oddwatch.sinks import CsvSink, FileSink, JsonlSink, WebhookSink
 from oddwatch.sources import MAX_LINE_BYTES
 
@@ -91,7 +92,7 @@ OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
     "idle_timeout": ((int, float), None),
     "model": ((str,), None),
     "checkpoint": ((str,), None),
-    "checkpoint_every": ((int,), 10_000),
+    "checkpoint_every": ((int,), None),
     "webhook": ((str,), None),
     "webhook_format": ((str,), "json"),
     "webhook_queue": ((int,), 1000),
@@ -167,9 +168,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint-every",
         type=count,
         metavar="N",
-        help="records between checkpoints (default 10000); more for a large state: each "
-        "checkpoint writes the whole state, so the next waits for one record per 100 bytes "
-        "of it (a 2 GB state: every 20 million records)",
+        help="records between checkpoints; by default 10000, or more for a large state: "
+        "each checkpoint writes the whole state, so the next waits for one record per 100 "
+        "bytes of it (a 2 GB state: every 20 million records)",
     )
     add("--webhook", metavar="URL", help="POST each anomaly as JSON to URL (in the background)")
     add(
@@ -283,7 +284,7 @@ def _check(s: Settings) -> None:
         raise InvalidParameterError(
             "--checkpoint needs an input file: stdin cannot be read again on resume."
         )
-    if s.checkpoint_every < 1:
+    if s.checkpoint_every is not None and s.checkpoint_every < 1:
         raise InvalidParameterError(f"--checkpoint-every must be >= 1; got {s.checkpoint_every}.")
     if s.model and (s.detector.name or s.detector.params or s.threshold.name or s.threshold.params):
         raise InvalidParameterError(
@@ -362,7 +363,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     s = read_settings(args, OPTIONS)
     _check(s)
-    chunk_lines = min(s.batch, s.checkpoint_every) if s.checkpoint else s.batch
+    every = s.checkpoint_every or DEFAULT_EVERY
+    chunk_lines = min(s.batch, every) if s.checkpoint else s.batch
     checkpoint = None
     if s.checkpoint:
         checkpoint = Checkpoint(
