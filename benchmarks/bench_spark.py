@@ -20,6 +20,11 @@ Prints a markdown table and the cluster projection, and writes them to
 through ``applyInPandasWithState`` with a function that echoes its rows and keeps a 1-byte
 state, i.e. what Spark costs before oddwatch does anything.
 
+``--transform`` compares engines instead: per S, in one child process, ``detect_stream``
+(``applyInPandasWithState``), the same bucket scoring through ``transformWithStateInPandas``
+(RocksDB state store; needs ``protobuf``), then ``detect_stream`` again; the table goes to
+``benchmarks/out/spark-transform.md``.
+
 Run: ``python benchmarks/bench_spark.py [--series 10000 100000 1000000] [--rounds 6 6 4]``;
 ``--floor`` for the floor runs (JSON lines on stderr); ``--results FILE`` to redo the table
 from saved JSON lines of both.
