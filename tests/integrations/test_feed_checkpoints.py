@@ -228,7 +228,7 @@ def test_cli_checkpoint_continues_an_mqtt_run(capsys, tmp_path):
     with mosquitto(tmp_path) as port:
 
         def publish(values):
-            time.sleep(1.0)  # the run has subscribed
+            time.sleep(2.0)  # the run has subscribed
             client = paho.Client(paho.CallbackAPIVersion.VERSION2)
             client.connect("127.0.0.1", port)
             client.loop_start()
