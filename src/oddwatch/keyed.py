@@ -50,8 +50,8 @@ from oddwatch.monitor import (
     _coerce,
     _spread,
     _spread_flags,
-    default_threshold,
     resolve_alarm,
+    threshold_in_force,
 )
 from oddwatch.thresholds import Threshold
 
@@ -195,6 +195,9 @@ class KeyedMonitor(Component):
         ``"raise"``, ``"skip"`` or ``"flag"``, as in ``Monitor``.
     alarm
         Template alarm policy, as in ``Monitor`` (``"default"``, None or a policy).
+    sensitivity
+        The false-alarm rate per key, as in ``Monitor`` (builds the threshold; not with
+        ``threshold``).
 
     Examples
     --------
@@ -243,11 +246,13 @@ class KeyedMonitor(Component):
         max_keys: int = 10_000,
         on_invalid: str = "raise",
         alarm: Any = "default",
+        sensitivity: float | None = None,
     ) -> None:
         self.detector = detector
         self.threshold = threshold
         self.max_keys = max_keys
         self.on_invalid = on_invalid
+        self.sensitivity = sensitivity
         check_params(
             "KeyedMonitor", self._param_specs, {"max_keys": max_keys, "on_invalid": on_invalid}
         )
@@ -261,7 +266,7 @@ class KeyedMonitor(Component):
             raise InvalidParameterError(
                 f"`threshold` of KeyedMonitor must be an oddwatch Threshold; got {threshold!r}."
             )
-        thr = default_threshold(det) if threshold is None else threshold
+        thr = threshold_in_force(det, threshold, sensitivity, "KeyedMonitor")
         policy = resolve_alarm(alarm, det, "KeyedMonitor")
         # fresh copies: the templates give parameters (and initial state), never learned state
         alarm_template = policy.clone()
