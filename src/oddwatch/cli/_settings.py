@@ -49,6 +49,7 @@ INPUT_OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
     "on_invalid": ((str,), "flag"),
     "max_gap": ((int, float), None),
     "max_keys": ((int,), 10_000),
+    "sensitivity": ((int, float), None),
     "batch": ((int,), 10_000),
     "quiet": ((bool,), False),
     "json": ((bool,), False),
@@ -118,6 +119,13 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a detector parameter (repeatable; without --detector, of the default one), "
         "e.g. --param season_length=24",
+    )
+    add(
+        "--sensitivity",
+        type=float,
+        metavar="RATE",
+        help="false-alarm rate: the share of normal points that may be flagged, the same on "
+        "every series, e.g. 1e-4 (builds the threshold; not with --threshold)",
     )
     add(
         "--threshold",
@@ -295,12 +303,13 @@ def make_monitor(settings: Settings) -> Any:
         river = None if keyed else monitor_for(det, thr)
         if river is not None:
             return river  # type: ignore[no-any-return]
+        sensitivity = settings.sensitivity
         if keyed:
-            return KeyedMonitor(det, thr, max_keys=settings.max_keys)
-        return Monitor(det, thr)
+            return KeyedMonitor(det, thr, max_keys=settings.max_keys, sensitivity=sensitivity)
+        return Monitor(det, thr, sensitivity=sensitivity)
 
-    if detector.name is None and detector.params:
-        build_monitor(False)  # fail early on a bad parameter of the default detector
+    if (detector.name is None and detector.params) or settings.sensitivity is not None:
+        build_monitor(False)  # fail early on a bad parameter or sensitivity
     return build_monitor
 
 
