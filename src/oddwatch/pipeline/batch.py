@@ -32,9 +32,10 @@ __all__ = ["chunk_batch", "output_batch"]
 
 
 def _reasons(result: Any, n: int, where: Any = None) -> list[str]:
-    """Reason texts of a result's flagged points ("" elsewhere), at ``where`` in ``n`` slots."""
+    """Reason texts of a result's flagged and warming-up points ("" elsewhere), at ``where``
+    in ``n`` slots."""
     reason = [""] * n
-    for j in np.flatnonzero(result.is_anomaly).tolist():
+    for j in np.flatnonzero(result.is_anomaly | result.warming_up).tolist():
         reason[j if where is None else int(where[j])] = result.reason(j)
     return reason
 
