@@ -86,3 +86,30 @@ def test_explain_many_gives_the_forecast_of_the_point_detector():
 def test_bad_parameters_are_rejected(params, name):
     with pytest.raises(InvalidParameterError, match=name):
         DualSurpriseDetector(**params)
+
+
+def _out_of_range_scores(base: np.ndarray, at: int) -> dict[float, float]:
+    """The default Monitor's score of a value at 1.2x and 2x the range seen before ``at``."""
+
+    lo, hi = float(base[:at].min()), float(base[:at].max())
+    scores = {}
+    for factor in (1.2, 2.0):
+        xs = base.copy()
+        xs[at] = lo + factor * (hi - lo)
+        scores[factor] = float(Monitor().update_many(xs).score[at])
+    return scores
+
+
+@pytest.mark.parametrize("noise", ["clean_sine", "gaussian", "student_t3"])
+def test_out_of_range_scores_keep_growing_with_the_distance(noise):
+    rng = np.random.default_rng(21)
+    n, at = 20_000, 15_000
+    t = np.arange(n)
+    base = {
+        "clean_sine": np.sin(2 * np.pi * t / 100) + rng.normal(0, 1e-3, n),
+        "gaussian": rng.normal(0, 1, n),
+        "student_t3": rng.standard_t(3, n),
+    }[noise]
+    scores = _out_of_range_scores(base, at)
+    noise_max = float(np.nanmax(Monitor().update_many(base).score[1000:]))
+    assert scores[2.0] > scores[1.2] > noise_max, (scores, noise_max)

@@ -12,7 +12,14 @@ from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
-from oddwatch.detectors._seasonal_kernels import forecast, last_width, season_length
+from oddwatch.detectors._seasonal_kernels import (
+    beyond_range,
+    floored_scale,
+    forecast,
+    last_width,
+    season_length,
+    seen_range,
+)
 from oddwatch.detectors.calibrated_surprise import (
     CalibratedParams,
     CalibratedState,
@@ -21,9 +28,14 @@ from oddwatch.detectors.calibrated_surprise import (
     calibrated_state,
     step_both,
 )
+from oddwatch.detectors.combined import gaussian_surprise
 from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
 
 __all__ = ["DualSurpriseDetector"]
+
+# the point surprise -log10(max(p, 1e-300)) stops at 300: near it, it is recomputed from z
+_CAPPED_BITS = 299.0
+_LN10 = math.log(10.0)
 
 
 class DualState(NamedTuple):
@@ -45,12 +57,27 @@ def _bits(score: float) -> float:
 
 @numba.jit(**NUMBA_OPTIONS)
 def _step(state: DualState, params: DualParams, x: float) -> float:
+    seasonal = state.calibrated.seasonal
+    expected, scale = forecast(seasonal.profile, seasonal.stats, seasonal.counters)
+    scale = floored_scale(seasonal.stats, scale)
+    z = abs(x - expected) / scale
+    n_seen = state.calibrated.counters[0]
+    lowest, highest = seen_range(seasonal.stats)
     calibrated, point = step_both(state.calibrated, params.calibrated, x)
     sustained: float = _bits(calibrated)
     if sustained >= params.promote_level:
         sustained *= params.promote
+    if sustained >= 0.0 and beyond_range(x, lowest, highest, params.calibrated.range_margin):
+        # beyond all n values seen: at most 1 / (n + 1) likely; further out by `excess`, an
+        # exponential tail at the residual scale: the surprise grows with the distance
+        excess = max(x - highest, lowest - x) / (scale * last_width(seasonal.stats))
+        beyond = math.log10(n_seen + 1.0) + excess / _LN10
+        sustained = max(sustained, params.promote * beyond)
     score = point  # as SeasonalDetector scored it, bit for bit (nan in warm-up)
     surprise = _bits(point)
+    if surprise >= _CAPPED_BITS:  # the point surprise hit the float floor of p: go on in logs
+        surprise = gaussian_surprise(z / last_width(seasonal.stats))
+        score = surprise / (1.0 + surprise)
     sustained_won = sustained > surprise
     if sustained_won:
         score = sustained / (1.0 + sustained)
