@@ -13,6 +13,9 @@ from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
 from oddwatch.detectors._seasonal_kernels import (
+    _REPEAT_RATE,
+    _STUCK_REPORTED_BITS,
+    _STUCK_RUN,
     beyond_range,
     floored_scale,
     forecast,
@@ -36,11 +39,15 @@ __all__ = ["DualSurpriseDetector"]
 # the point surprise -log10(max(p, 1e-300)) stops at 300: near it, it is recomputed from z
 _CAPPED_BITS = 299.0
 _LN10 = math.log(10.0)
+_N_LONGEST = 3  # completed runs of repeats remembered, longest first
+_LATEST = _N_LONGEST  # DualState.runs / run_values: the current run
 
 
 class DualState(NamedTuple):
     calibrated: CalibratedState  # its forecast is the point detector's seasonal state
     sustained_won: np.ndarray  # [whether the calibrated surprise gave the latest score]
+    runs: np.ndarray  # [the three longest runs of repeats completed so far, the current run]
+    run_values: np.ndarray  # the value repeated in each of those runs
 
 
 class DualParams(NamedTuple):
@@ -53,6 +60,35 @@ class DualParams(NamedTuple):
 def _bits(score: float) -> float:
     """``S`` of a score ``S / (1 + S)``; -1 for a warm-up ``nan``."""
     return -1.0 if math.isnan(score) else score / (1.0 - score)
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def _keep_longest(runs: np.ndarray, values: np.ndarray, run: int, value: float) -> None:
+    """Insert a completed run of ``value`` into the three longest (longest first)."""
+    for k in range(_N_LONGEST):
+        if run > runs[k]:
+            run, runs[k] = runs[k], run
+            value, values[k] = values[k], value
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def _stuck_surprise(stats: np.ndarray, n: int, beyond: int) -> float:
+    """Surprise of a run of repeats ``beyond`` points longer than this value's usual run.
+
+    The seasonal kernel's stuck rule (``-log10`` of the stream's repeat rate per repeated
+    point, reported once when it passes 4), counted from the longest run of *the same
+    value* among the three longest runs this stream completed, instead of from 0: a series
+    that sits at one value for long stretches (a count at 0 every night) is stuck only when
+    it stays there longer than it did before, while a sensor frozen at a new value is
+    reported as soon as the repeat rate makes the run improbable.
+    """
+    if beyond <= 0:
+        return 0.0
+    per_point = -math.log10(stats[_REPEAT_RATE] + 1.0 / (n + 1.0))
+    bits = beyond * per_point
+    if bits - per_point >= _STUCK_REPORTED_BITS:
+        return min(bits, 1.0)  # reported when it passed the level: one alarm per run
+    return bits
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -75,9 +111,24 @@ def _step(state: DualState, params: DualParams, x: float) -> float:
         sustained = max(sustained, params.promote * beyond)
     score = point  # as SeasonalDetector scored it, bit for bit (nan in warm-up)
     surprise = _bits(point)
+    gaussian = gaussian_surprise(z / last_width(seasonal.stats))
     if surprise >= _CAPPED_BITS:  # the point surprise hit the float floor of p: go on in logs
-        surprise = gaussian_surprise(z / last_width(seasonal.stats))
+        surprise = gaussian
         score = surprise / (1.0 + surprise)
+    runs, run_values = state.runs, state.run_values
+    run = seasonal.counters[_STUCK_RUN]  # repeats of the previous value, this point included
+    if run == 0:
+        _keep_longest(runs, run_values, runs[_LATEST], run_values[_LATEST])
+    elif not math.isnan(point):
+        usual = 0
+        for k in range(_N_LONGEST):
+            if run_values[k] == x:
+                usual = max(usual, runs[k])
+        beyond = run - usual
+        surprise = max(gaussian, _stuck_surprise(seasonal.stats, seasonal.counters[0], beyond))
+        score = surprise / (1.0 + surprise)
+    runs[_LATEST] = run
+    run_values[_LATEST] = x
     sustained_won = sustained > surprise
     if sustained_won:
         score = sustained / (1.0 + sustained)
@@ -211,7 +262,12 @@ class DualSurpriseDetector(Detector):
 
     def _initial_state(self) -> DualState:
         calibrated = calibrated_state(self._sustained(), self._point()._state)
-        return DualState(calibrated, np.zeros(1, dtype=np.bool_))
+        return DualState(
+            calibrated,
+            np.zeros(1, dtype=np.bool_),
+            np.zeros(_N_LONGEST + 1, dtype=np.int64),
+            np.zeros(_N_LONGEST + 1),
+        )
 
     @property
     def n_seen_(self) -> int:
