@@ -33,6 +33,7 @@ from oddwatch.detectors.calibrated_surprise import (
 )
 from oddwatch.detectors.combined import gaussian_surprise
 from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
+from oddwatch.errors import InvalidParameterError
 
 __all__ = ["DualSurpriseDetector"]
 
@@ -54,6 +55,8 @@ class DualParams(NamedTuple):
     calibrated: CalibratedParams
     promote_level: float  # as a surprise S, from the score promote_level
     promote: float
+    known_low: float  # value_range: the range the stream is known to span (inf, -inf: none)
+    known_high: float
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -99,6 +102,7 @@ def _step(state: DualState, params: DualParams, x: float) -> float:
     z = abs(x - expected) / scale
     n_seen = state.calibrated.counters[0]
     lowest, highest = seen_range(seasonal.stats)
+    lowest, highest = min(lowest, params.known_low), max(highest, params.known_high)
     calibrated, point = step_both(state.calibrated, params.calibrated, x)
     sustained: float = _bits(calibrated)
     if sustained >= params.promote_level:
@@ -149,6 +153,22 @@ def _alarm_scale(state: DualState, params: DualParams) -> float:
     if state.sustained_won[0]:
         return 1.0
     return float(last_width(state.calibrated.seasonal.stats))
+
+
+def check_value_range(owner: str, value: Any) -> None:
+    """Raise unless ``value`` is None or two finite numbers ``low < high``."""
+    ok = value is None or (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and all(math.isfinite(v) for v in value)
+        and value[0] < value[1]
+    )
+    if not ok:
+        raise InvalidParameterError(
+            f"`value_range` of {owner} must be None or (low, high) with finite low < high; got "
+            f"{value!r}. E.g. value_range=(0, 100) for a percentage."
+        )
 
 
 class DualSurpriseDetector(Detector):
@@ -205,6 +225,11 @@ class DualSurpriseDetector(Detector):
         Sustained score (``S_c / (1 + S_c)``) from which a sustained surprise is promoted.
     promote
         Factor applied to a promoted sustained surprise.
+    value_range
+        ``(low, high)`` the stream is known to span (e.g. ``(0, 100)`` for a CPU percentage),
+        or None. Optional knowledge the detector may use: the out-of-range evidence then
+        starts only beyond the wider of this range and the range seen so far, so an early
+        value inside the known range is not "beyond everything seen".
 
     Examples
     --------
@@ -227,6 +252,7 @@ class DualSurpriseDetector(Detector):
     half_life: float = param(default=100.0, check=FloatParam(0.0, None, low_open=True))
     promote_level: float = param(default=0.72, check=FloatParam(0.0, 1.0, high_open=True))
     promote: float = param(default=3.0, check=FloatParam(1.0, None))
+    value_range: tuple[float, float] | None = param(default=None, kernel=False)
     State = DualState
     Params = DualParams
     _step = staticmethod(_step)
@@ -235,6 +261,7 @@ class DualSurpriseDetector(Detector):
 
     def _check_combination(self) -> None:
         check_season_length("DualSurpriseDetector", self.season_length)
+        check_value_range("DualSurpriseDetector", self.value_range)
 
     def _point(self) -> SeasonalDetector:
         """The point surprise; its forecast is the one both surprises share."""
@@ -248,7 +275,8 @@ class DualSurpriseDetector(Detector):
         point = self._point()
         calibrated = calibrated_params(self._sustained(), point._kernel_params_)
         level = self.promote_level / (1.0 - self.promote_level)
-        return DualParams(calibrated, level, float(self.promote))
+        low, high = (math.inf, -math.inf) if self.value_range is None else self.value_range
+        return DualParams(calibrated, level, float(self.promote), float(low), float(high))
 
     def _sustained(self) -> CalibratedSurpriseDetector:
         """The sustained surprise's parameters (its own forecast state is not used)."""
