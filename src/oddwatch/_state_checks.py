@@ -151,6 +151,11 @@ def _check_counts(owner: str, s: Any, params: Any) -> None:
     _counts(owner, s.counters, tuple(str(i) for i in range(s.counters.shape[-1])))
 
 
+def _check_dual(owner: str, s: Any, params: Any) -> None:
+    """Run lengths are counts (compared, never used as indices)."""
+    _in_range(owner, "runs", s.runs, 0, _BIG)
+
+
 def _check_nothing(owner: str, s: Any, params: Any) -> None:
     """Structures without integers of their own (their parts are checked)."""
 
@@ -207,9 +212,10 @@ StateCheck = Callable[[str, Any, Any], None]
 
 CHECKS: dict[str, StateCheck] = {
     "CalibratedState": _check_calibrated,
+    "CalibratedThresholdState": _check_nothing,
     "DspotState": _check_nothing,
     "DiscordState": _check_discord,
-    "DualState": _check_nothing,
+    "DualState": _check_dual,
     "EWMAState": _check_counts,
     "EveryPointState": _check_counts,
     "FixedState": _check_counts,
