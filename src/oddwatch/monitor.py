@@ -62,22 +62,20 @@ def explain(
     return f"score {score:.4g} is above the threshold {threshold:.4g}"
 
 
-def warming_up_reason(seen: int | None = None, warmup: int | None = None) -> str:
+def warming_up_reason(warmup: int | None = None) -> str:
     """The reason of a valid point left unscored while the detector warms up.
 
-    ``seen``: points learned so far, this one included; ``warmup``: points the detector
-    learns before its first score (None when it has no such count).
+    ``warmup``: points the detector learns before its first score (None when it has no such
+    count). The same text for a series alone and inside a KeyedMonitor.
 
-    >>> warming_up_reason(12, 64)
-    'warming up: 12 of 64 points seen, not scored yet'
+    >>> warming_up_reason(64)
+    'warming up: no score until the detector has learned 64 points'
     >>> warming_up_reason()
     'warming up: not scored yet'
     """
-    if seen is None:
-        return "warming up: not scored yet"
     if warmup is None:
-        return f"warming up: {seen:,} point{'' if seen == 1 else 's'} seen, not scored yet"
-    return f"warming up: {seen:,} of {warmup:,} points seen, not scored yet"
+        return "warming up: not scored yet"
+    return f"warming up: no score until the detector has learned {warmup:,} points"
 
 
 def detector_warmup(detector: Detector) -> int | None:
@@ -102,7 +100,7 @@ class Verdict(tuple):  # type: ignore[type-arg]
 
     __slots__ = ()
     # tuple layout: value, score, threshold, is_anomaly, expected, scale, invalid, previous,
-    # and for a point left unscored by the warm-up, optionally: seen, warmup
+    # and optionally the detector's warm-up (points learned before its first score)
 
     def __new__(
         cls,
@@ -115,12 +113,11 @@ class Verdict(tuple):  # type: ignore[type-arg]
         expected: float = math.nan,
         scale: float = math.nan,
         previous: float = math.nan,
-        seen: int | None = None,
         warmup: int | None = None,
     ) -> Verdict:
         fields = (value, score, threshold, is_anomaly, expected, scale, invalid, previous)
-        if seen is not None:  # the warm-up's progress, for the reason of an unscored point
-            return tuple.__new__(cls, (*fields, seen, warmup))
+        if warmup is not None:  # the detector's warm-up, for the reason of an unscored point
+            return tuple.__new__(cls, (*fields, warmup))
         return tuple.__new__(cls, fields)
 
     value = property(itemgetter(0), doc="The point's value.")
@@ -142,7 +139,7 @@ class Verdict(tuple):  # type: ignore[type-arg]
         if not self[3]:
             if not self.warming_up:
                 return ""
-            return warming_up_reason(*self[8:10]) if len(self) > 8 else warming_up_reason()
+            return warming_up_reason(self[8] if len(self) > 8 else None)
         value, score, threshold, _, expected, scale, invalid, previous = self[:8]
         return explain(value, score, threshold, invalid, expected, scale, previous)
 
@@ -175,9 +172,8 @@ class MonitorResult:
     ``is_invalid`` marks points that were not numbers (``nan`` score, never learned);
     ``expected`` and ``scale`` are the forecast and residual scale when the detector has them.
     ``index`` is the index of the pandas Series or DataFrame given to ``update_many`` (None
-    for other inputs), so results can be lined up with it. ``seen_before`` (valid points the
-    detector had learned before this chunk) and ``warmup`` (points it learns before its first
-    score) word the reason of points left unscored by the warm-up.
+    for other inputs), so results can be lined up with it. ``warmup`` (points the detector
+    learns before its first score) words the reason of points left unscored by the warm-up.
     """
 
     value: FloatArray
@@ -188,7 +184,6 @@ class MonitorResult:
     expected: FloatArray
     scale: FloatArray
     index: Any = field(default=None, kw_only=True)
-    seen_before: int | None = field(default=None, kw_only=True)
     warmup: int | None = field(default=None, kw_only=True)
 
     def __len__(self) -> int:
@@ -215,15 +210,12 @@ class MonitorResult:
 
         >>> result = Monitor().update_many([1.0, 2.0, 1.5])
         >>> result.reason(2)
-        'warming up: 3 of 64 points seen, not scored yet'
+        'warming up: no score until the detector has learned 64 points'
         """
         return self.verdict(i).reason
 
     def verdict(self, i: int) -> Verdict:
         """Point ``i`` as a :class:`Verdict`."""
-        seen = None
-        if self.seen_before is not None and bool(self.warming_up[i]):
-            seen = self.seen_before + int(np.count_nonzero(~self.is_invalid[: i + 1]))
         return Verdict(
             float(self.value[i]),
             float(self.score[i]),
@@ -233,7 +225,6 @@ class MonitorResult:
             expected=float(self.expected[i]),
             scale=float(self.scale[i]),
             previous=float(self.value[i - 1]) if i > 0 else math.nan,
-            seen=seen,
             warmup=self.warmup,
         )
 
@@ -523,9 +514,8 @@ class Monitor(Component):
         return tuple.__new__(Verdict, fields)
 
     def _warming_up_verdict(self, fields: tuple[Any, ...]) -> Verdict:
-        """The verdict of a point the warm-up left unscored, with the warm-up's progress."""
-        seen = int(getattr(self.detector_, "n_seen_", 0))
-        return tuple.__new__(Verdict, (*fields, seen, detector_warmup(self.detector_)))
+        """The verdict of a point the warm-up left unscored, with the detector's warm-up."""
+        return tuple.__new__(Verdict, (*fields, detector_warmup(self.detector_)))
 
     def _compile_point(self, x: float) -> Any:
         """The compiled one-point step, bound to this Monitor's state (no dispatch per call)."""
@@ -570,7 +560,6 @@ class Monitor(Component):
     def _run(self, values: FloatArray, invalid: BoolArray, n_invalid: int) -> MonitorResult:
         """Score ``values`` into the result arrays; temporaries stay within one block."""
         n = values.shape[0]
-        seen_before = int(getattr(self.detector_, "n_seen_", 0))
         score, threshold, expected, scale = (np.empty(n) for _ in range(4))
         flag = np.empty(n, dtype=np.bool_)
         args = self._kernel_args()
@@ -599,7 +588,6 @@ class Monitor(Component):
             invalid,
             expected,
             scale,
-            seen_before=seen_before,
             warmup=detector_warmup(self.detector_),
         )
 
