@@ -50,6 +50,7 @@ from oddwatch.monitor import (
     _coerce,
     _spread,
     _spread_flags,
+    detector_warmup,
     resolve_alarm,
     threshold_in_force,
 )
@@ -277,6 +278,7 @@ class KeyedMonitor(Component):
             "alarm": alarm_template,
         }
         self._row_bytes = sum(t.nbytes_ for t in self._templates.values())
+        self._warmup = detector_warmup(det)  # words the reason of unscored points
         self._allocate(1)
 
     def _allocate(self, width: int) -> None:
@@ -402,13 +404,15 @@ class KeyedMonitor(Component):
         )
         out = self._out
         self._point(*self._point_args[:9], self._slot[0], self._fresh[0], value, out)
+        score = out[0].item()
         return Verdict(
             value,
-            out[0].item(),
+            score,
             out[1].item(),
             out[2].item() != 0.0,
             expected=out[3].item(),
             scale=out[4].item(),
+            warmup=self._warmup if math.isnan(score) else None,
         )
 
     def _kernel_args(self) -> tuple[Any, ...]:
@@ -470,7 +474,9 @@ class KeyedMonitor(Component):
             self._counters[N_SKIPPED] += n_invalid
         self._counters[N_SEEN] += xs.shape[0]
         shown = _decode_keys(names)
-        return KeyedResult(xs, score, threshold, is_anomaly, invalid, expected, scale, shown)
+        return KeyedResult(
+            xs, score, threshold, is_anomaly, invalid, expected, scale, shown, warmup=self._warmup
+        )
 
     def _slots(
         self, keys: NDArray[np.str_]
