@@ -68,7 +68,7 @@ def test_reason_for_a_detector_without_forecast_quotes_score_and_threshold():
     result = mon.update_many(xs)
     assert result.is_anomaly[200]
     assert result.reason(200).startswith("score ") and "above the threshold 6" in result.reason(200)
-    assert result.reason(0) == ""
+    assert result.reason(0) == "warming up: not scored yet"
 
 
 def test_stuck_value_reason():

@@ -136,11 +136,13 @@ def test_a_signal_mid_batch_finishes_the_batch_then_stops(signum):
     assert signal.getsignal(signum) is before  # the handler in place before the run is back
 
 
-def test_output_batch_of_a_keyed_result_builds_reasons_for_flags_only():
+def test_output_batch_of_a_keyed_result_builds_reasons_for_flags_and_warm_up():
     result = KeyedMonitor().update_many(["a"] * 200 + ["b"], [1.0, 2.0] * 100 + [5.0])
     batch = output_batch(result, seq=np.arange(201) + 10, timestamp=[str(i) for i in range(201)])
     assert batch.seq[0] == 10 and batch.key.tolist()[-1] == "b" and len(batch) == 201
-    assert [bool(r) for r in batch.reason] == batch.is_anomaly.tolist()
+    worded = (result.is_anomaly | result.warming_up).tolist()
+    assert [bool(r) for r in batch.reason] == worded
+    assert batch.reason[0].startswith("warming up: no score until") and not batch.is_anomaly[0]
 
 
 def test_checkpoints_of_a_large_state_are_spaced_by_its_size(tmp_path, monkeypatch):

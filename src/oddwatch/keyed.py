@@ -50,8 +50,9 @@ from oddwatch.monitor import (
     _coerce,
     _spread,
     _spread_flags,
-    default_threshold,
+    detector_warmup,
     resolve_alarm,
+    threshold_in_force,
 )
 from oddwatch.thresholds import Threshold
 
@@ -199,6 +200,9 @@ class KeyedMonitor(Component):
         ``"raise"``, ``"skip"`` or ``"flag"``, as in ``Monitor``.
     alarm
         Template alarm policy, as in ``Monitor`` (``"default"``, None or a policy).
+    sensitivity
+        The false-alarm rate per key, as in ``Monitor`` (builds the threshold; not with
+        ``threshold``).
 
     Examples
     --------
@@ -247,11 +251,13 @@ class KeyedMonitor(Component):
         max_keys: int = 10_000,
         on_invalid: str = "raise",
         alarm: Any = "default",
+        sensitivity: float | None = None,
     ) -> None:
         self.detector = detector
         self.threshold = threshold
         self.max_keys = max_keys
         self.on_invalid = on_invalid
+        self.sensitivity = sensitivity
         check_params(
             "KeyedMonitor", self._param_specs, {"max_keys": max_keys, "on_invalid": on_invalid}
         )
@@ -265,7 +271,7 @@ class KeyedMonitor(Component):
             raise InvalidParameterError(
                 f"`threshold` of KeyedMonitor must be an oddwatch Threshold; got {threshold!r}."
             )
-        thr = default_threshold(det) if threshold is None else threshold
+        thr = threshold_in_force(det, threshold, sensitivity, "KeyedMonitor")
         policy = resolve_alarm(alarm, det, "KeyedMonitor")
         # fresh copies: the templates give parameters (and initial state), never learned state
         alarm_template = policy.clone()
@@ -276,6 +282,7 @@ class KeyedMonitor(Component):
             "alarm": alarm_template,
         }
         self._row_bytes = sum(t.nbytes_ for t in self._templates.values())
+        self._warmup = detector_warmup(det)  # words the reason of unscored points
         self._allocate(1)
 
     def _allocate(self, width: int) -> None:
@@ -402,14 +409,16 @@ class KeyedMonitor(Component):
         )
         out = self._out
         self._point(*self._point_args, self._slot[0], self._fresh[0], value, out)
+        score = out[0].item()
         return Verdict(
             value,
-            out[0].item(),
+            score,
             out[1].item(),
             out[2].item() != 0.0,
             expected=out[3].item(),
             scale=out[4].item(),
             previous=out[5].item(),
+            warmup=self._warmup if math.isnan(score) else None,
         )
 
     def _kernel_args(self) -> tuple[Any, ...]:
@@ -474,7 +483,16 @@ class KeyedMonitor(Component):
         self._counters[N_SEEN] += xs.shape[0]
         shown = _decode_keys(names)
         return KeyedResult(
-            xs, score, threshold, is_anomaly, invalid, expected, scale, shown, previous
+            xs,
+            score,
+            threshold,
+            is_anomaly,
+            invalid,
+            expected,
+            scale,
+            shown,
+            previous,
+            warmup=self._warmup,
         )
 
     def _slots(

@@ -21,9 +21,22 @@ from oddwatch._validation import OptionParam
 from oddwatch.alarms import AlarmPolicy, EveryPoint, QuietPeriod
 from oddwatch.detectors import Detector, DualSurpriseDetector
 from oddwatch.errors import InvalidInputError, InvalidParameterError
-from oddwatch.thresholds import FixedThreshold, QuantileThreshold, Threshold
+from oddwatch.thresholds import (
+    SPOT,
+    CalibratedThreshold,
+    FixedThreshold,
+    QuantileThreshold,
+    Threshold,
+)
 
-__all__ = ["Monitor", "MonitorResult", "Verdict", "default_alarm", "default_threshold"]
+__all__ = [
+    "Monitor",
+    "MonitorResult",
+    "Verdict",
+    "default_alarm",
+    "default_threshold",
+    "sensitivity_threshold",
+]
 
 ON_INVALID = ("raise", "skip", "flag")
 _BLOCK = 1 << 16  # points scored at a time when some are invalid (bounds the temporaries)
@@ -51,6 +64,28 @@ def explain(
     return f"score {score:.4g} is above the threshold {threshold:.4g}"
 
 
+def warming_up_reason(warmup: int | None = None) -> str:
+    """The reason of a valid point left unscored while the detector warms up.
+
+    ``warmup``: points the detector learns before its first score (None when it has no such
+    count). The same text for a series alone and inside a KeyedMonitor.
+
+    >>> warming_up_reason(64)
+    'warming up: no score until the detector has learned 64 points'
+    >>> warming_up_reason()
+    'warming up: not scored yet'
+    """
+    if warmup is None:
+        return "warming up: not scored yet"
+    return f"warming up: no score until the detector has learned {warmup:,} points"
+
+
+def detector_warmup(detector: Detector) -> int | None:
+    """Points ``detector`` learns before its first score, when it says (a ``warmup`` param)."""
+    warmup = detector.get_params().get("warmup")
+    return warmup if isinstance(warmup, int) else None
+
+
 class Verdict(tuple):  # type: ignore[type-arg]
     """What the Monitor says about one point; ``reason`` is worded only when read.
 
@@ -66,7 +101,8 @@ class Verdict(tuple):  # type: ignore[type-arg]
     """
 
     __slots__ = ()
-    # tuple layout: value, score, threshold, is_anomaly, expected, scale, invalid, previous
+    # tuple layout: value, score, threshold, is_anomaly, expected, scale, invalid, previous,
+    # and optionally the detector's warm-up (points learned before its first score)
 
     def __new__(
         cls,
@@ -79,8 +115,11 @@ class Verdict(tuple):  # type: ignore[type-arg]
         expected: float = math.nan,
         scale: float = math.nan,
         previous: float = math.nan,
+        warmup: int | None = None,
     ) -> Verdict:
         fields = (value, score, threshold, is_anomaly, expected, scale, invalid, previous)
+        if warmup is not None:  # the detector's warm-up, for the reason of an unscored point
+            return tuple.__new__(cls, (*fields, warmup))
         return tuple.__new__(cls, fields)
 
     value = property(itemgetter(0), doc="The point's value.")
@@ -95,10 +134,15 @@ class Verdict(tuple):  # type: ignore[type-arg]
 
     @property
     def reason(self) -> str:
-        """A short human reason ("" when the point is not flagged)."""
+        """A short human reason: why it is flagged, or that it is not scored yet (warm-up).
+
+        "" for a scored point that is not flagged.
+        """
         if not self[3]:
-            return ""
-        value, score, threshold, _, expected, scale, invalid, previous = self
+            if not self.warming_up:
+                return ""
+            return warming_up_reason(self[8] if len(self) > 8 else None)
+        value, score, threshold, _, expected, scale, invalid, previous = self[:8]
         return explain(value, score, threshold, invalid, expected, scale, previous)
 
     def __eq__(self, other: object) -> bool:
@@ -133,6 +177,8 @@ class MonitorResult:
     for other inputs), so results can be lined up with it. ``previous_value`` is the series'
     latest valid value before the chunk (``nan`` if none): with the chunk's own values it
     tells a stuck value, so a reason does not depend on where the chunks were cut.
+    ``warmup`` (points the detector learns before its first score) words the reason of points
+    left unscored by the warm-up.
     """
 
     value: FloatArray
@@ -144,6 +190,7 @@ class MonitorResult:
     scale: FloatArray
     index: Any = field(default=None, kw_only=True)
     previous_value: float = field(default=math.nan, kw_only=True)
+    warmup: int | None = field(default=None, kw_only=True)
 
     def __len__(self) -> int:
         return int(self.score.shape[0])
@@ -164,7 +211,13 @@ class MonitorResult:
         return warming
 
     def reason(self, i: int) -> str:
-        """A short human reason for point ``i`` ("" when it is not flagged)."""
+        """A short human reason for point ``i``: why it is flagged, or that the detector is
+        still warming up ("" for a scored point that is not flagged).
+
+        >>> result = Monitor().update_many([1.0, 2.0, 1.5])
+        >>> result.reason(2)
+        'warming up: no score until the detector has learned 64 points'
+        """
         return self.verdict(i).reason
 
     def verdict(self, i: int) -> Verdict:
@@ -178,6 +231,7 @@ class MonitorResult:
             expected=float(self.expected[i]),
             scale=float(self.scale[i]),
             previous=math.nan if self.is_invalid[i] else self._previous(i),
+            warmup=self.warmup,
         )
 
     def _previous(self, i: int) -> float:
@@ -258,6 +312,7 @@ def _to_float(v: Any, owner: str) -> float:
     return math.nan
 
 
+_MIN_SENSITIVITY, _MAX_SENSITIVITY = 1e-12, 0.01
 _DEFAULT_LEVELS: dict[str, float] = {"surprise": 0.8, "sustained_surprise": 0.7, "sd": 4.0}
 
 
@@ -277,6 +332,46 @@ def default_threshold(detector: Detector) -> Threshold:
     """
     level = _DEFAULT_LEVELS.get(detector.score_scale)
     return QuantileThreshold() if level is None else FixedThreshold(level)
+
+
+def sensitivity_threshold(detector: Detector, sensitivity: float) -> Threshold:
+    """The threshold that flags a share ``sensitivity`` of the points of normal data.
+
+    :class:`~oddwatch.thresholds.CalibratedThreshold` for surprises (the nominal level
+    ``-log10(sensitivity)``, raised by the stream's own tail where it is heavier), else
+    :class:`~oddwatch.thresholds.SPOT` with that risk on the detector's scores.
+
+    >>> from oddwatch.detectors import DualSurpriseDetector, RollingZScore
+    >>> sensitivity_threshold(DualSurpriseDetector(), 1e-3)
+    CalibratedThreshold(false_alarm_rate=0.001, init_size=1000, max_peaks=1000)
+    >>> sensitivity_threshold(RollingZScore(), 1e-3)
+    SPOT(risk=0.001, init_size=1000, level=0.98, max_peaks=1000)
+    """
+    if detector.score_scale == "surprise":
+        return CalibratedThreshold(false_alarm_rate=sensitivity)
+    return SPOT(risk=sensitivity)
+
+
+def threshold_in_force(
+    detector: Detector, threshold: Threshold | None, sensitivity: Any, owner: str
+) -> Threshold:
+    """The threshold a Monitor (or KeyedMonitor) uses: given, from ``sensitivity``, or default."""
+    if sensitivity is None:
+        return default_threshold(detector) if threshold is None else threshold
+    if threshold is not None:
+        raise InvalidParameterError(
+            f"{owner} takes a `threshold` or a `sensitivity`, not both; got threshold="
+            f"{threshold!r} and sensitivity={sensitivity!r}. The sensitivity builds the "
+            "threshold: drop one of them."
+        )
+    bad_type = isinstance(sensitivity, bool) or not isinstance(sensitivity, numbers.Real)
+    if bad_type or not _MIN_SENSITIVITY <= float(sensitivity) <= _MAX_SENSITIVITY:
+        raise InvalidParameterError(
+            f"`sensitivity` of {owner} must be a false-alarm rate between {_MIN_SENSITIVITY:g} "
+            f"and {_MAX_SENSITIVITY:g} (the share of normal points flagged); got "
+            f"{sensitivity!r}. Use e.g. 1e-4 for one false alarm per 10,000 points."
+        )
+    return sensitivity_threshold(detector, float(sensitivity))
 
 
 def default_alarm(detector: Detector) -> AlarmPolicy:
@@ -320,14 +415,22 @@ class Monitor(Component):
     threshold
         Turns scores into flags; default :func:`default_threshold` of the detector: for the
         default detector ``FixedThreshold(0.8)``, a 1-in-10,000 point surprise under its
-        Gaussian noise model. The default Monitor flags about 4.5e-4 of the points of pure
-        Gaussian noise and 2e-3 of Student-t(3) noise (docs/algorithms.md); for a rate you
-        choose, use a self-calibrating threshold such as ``SPOT(risk=1e-4)``.
+        Gaussian noise model. That nominal rate is not what it flags on noise: its sustained
+        surprise adds alarms, so the default Monitor flags about 4.5e-4 of the points of pure
+        Gaussian noise and 2e-3 of Student-t(3) noise (docs/algorithms.md). For a rate that
+        holds on every stream, give ``sensitivity`` instead.
     on_invalid
         ``"raise"``, ``"skip"`` or ``"flag"``.
     alarm
         The alarm policy; ``"default"`` is :func:`default_alarm`, ``None`` reports every point
         above the threshold (:class:`~oddwatch.alarms.EveryPoint`).
+    sensitivity
+        The false-alarm rate: the share of the points of anomaly-free data that may be
+        flagged, the same on every stream (e.g. ``1e-4``: one in 10,000 points; between 1e-12
+        and 0.01). It builds the threshold (:func:`sensitivity_threshold`), so it cannot be
+        given with ``threshold``. On long Gaussian and Student-t noise the default detector
+        then flags within a factor of about 2 of it (tests/test_sensitivity.py); the first
+        1,000 scored points use the nominal level only.
 
     Examples
     --------
@@ -356,11 +459,13 @@ class Monitor(Component):
         threshold: Threshold | None = None,
         on_invalid: str = "raise",
         alarm: AlarmPolicy | str | None = "default",
+        sensitivity: float | None = None,
     ) -> None:
         self.detector = detector
         self.threshold = threshold
         self.on_invalid = on_invalid
         self.alarm = alarm
+        self.sensitivity = sensitivity
         self._on_invalid.check("Monitor", "on_invalid", on_invalid)
         python = is_python_detector(detector)
         if detector is not None and not (python or isinstance(detector, Detector)):
@@ -372,8 +477,8 @@ class Monitor(Component):
                 f"`threshold` of Monitor must be an oddwatch Threshold; got {threshold!r}."
             )
         self.detector_: Detector = DualSurpriseDetector() if detector is None else detector
-        self.threshold_: Threshold = (
-            default_threshold(self.detector_) if threshold is None else threshold
+        self.threshold_: Threshold = threshold_in_force(
+            self.detector_, threshold, sensitivity, "Monitor"
         )
         self.alarm_: AlarmPolicy = resolve_alarm(alarm, self.detector_, "Monitor")
         self._counters = np.zeros(3, dtype=np.int64)  # points, skipped, flagged invalid
@@ -414,7 +519,14 @@ class Monitor(Component):
         point = self._point
         if point is None:
             point = self._point = self._compile_point(x)
-        return tuple.__new__(Verdict, point(x))
+        fields = point(x)
+        if fields[1] != fields[1]:  # nan: a valid point left unscored by the warm-up
+            return self._warming_up_verdict(fields)
+        return tuple.__new__(Verdict, fields)
+
+    def _warming_up_verdict(self, fields: tuple[Any, ...]) -> Verdict:
+        """The verdict of a point the warm-up left unscored, with the detector's warm-up."""
+        return tuple.__new__(Verdict, (*fields, detector_warmup(self.detector_)))
 
     def _compile_point(self, x: float) -> Any:
         """The compiled one-point step, bound to this Monitor's state (no dispatch per call)."""
@@ -490,7 +602,8 @@ class Monitor(Component):
         elif n:
             self._previous[0] = values[-1]
         return MonitorResult(
-            values, score, threshold, flag, invalid, expected, scale, previous_value=before
+            values, score, threshold, flag, invalid, expected, scale, previous_value=before,
+            warmup=detector_warmup(self.detector_),
         )
 
     def __repr__(self) -> str:

@@ -86,3 +86,54 @@ def test_explain_many_gives_the_forecast_of_the_point_detector():
 def test_bad_parameters_are_rejected(params, name):
     with pytest.raises(InvalidParameterError, match=name):
         DualSurpriseDetector(**params)
+
+
+def _out_of_range_scores(base: np.ndarray, at: int) -> dict[float, float]:
+    """The default Monitor's score of a value at 1.2x and 2x the range seen before ``at``."""
+
+    lo, hi = float(base[:at].min()), float(base[:at].max())
+    scores = {}
+    for factor in (1.2, 2.0):
+        xs = base.copy()
+        xs[at] = lo + factor * (hi - lo)
+        scores[factor] = float(Monitor().update_many(xs).score[at])
+    return scores
+
+
+@pytest.mark.parametrize("noise", ["clean_sine", "gaussian", "student_t3"])
+def test_out_of_range_scores_keep_growing_with_the_distance(noise):
+    rng = np.random.default_rng(21)
+    n, at = 20_000, 15_000
+    t = np.arange(n)
+    base = {
+        "clean_sine": np.sin(2 * np.pi * t / 100) + rng.normal(0, 1e-3, n),
+        "gaussian": rng.normal(0, 1, n),
+        "student_t3": rng.standard_t(3, n),
+    }[noise]
+    scores = _out_of_range_scores(base, at)
+    noise_max = float(np.nanmax(Monitor().update_many(base).score[1000:]))
+    assert scores[2.0] > scores[1.2] > noise_max, (scores, noise_max)
+
+
+def _sparse_counts(days: int, rng: np.random.Generator) -> np.ndarray:
+    """A tweet-like count: Poisson by day, 0 for 30-40 points every night (period 288)."""
+    xs = rng.poisson(3.0, days * 288).astype(float)
+    for day in range(days):
+        night = rng.integers(30, 41)
+        xs[day * 288 : day * 288 + night] = 0.0
+    return xs
+
+
+def test_a_series_that_is_often_zero_is_not_stuck_at_zero():
+    xs = _sparse_counts(20, np.random.default_rng(31))
+    result = Monitor().update_many(xs)
+    stuck = [i for i in np.flatnonzero(result.is_anomaly) if "stuck" in result.reason(i)]
+    assert stuck == [] or max(stuck) < 2 * 288  # at most while the first nights are new
+
+
+def test_a_run_longer_than_any_before_is_still_stuck():
+    xs = _sparse_counts(20, np.random.default_rng(32))
+    xs[4000:4200] = 7.0  # frozen at a value for longer than any night
+    result = Monitor().update_many(xs)
+    flagged = np.flatnonzero(result.is_anomaly[4000:4200])
+    assert flagged.size >= 1 and "stuck" in result.reason(4000 + int(flagged[0]))

@@ -76,7 +76,8 @@ def print_table(s: dict[str, Any], out: TextIO) -> None:
     print(
         f"NAB v1.1: {s['files']} files, {s['rows']:,} rows, {s['windows']} windows ({s['data']})\n"
         f"detector: {s['detector']} {json.dumps(s['params']) if s['params'] else '(defaults)'}"
-        f"{'; scores mapped by s/(1+s)' if s['squashed'] else ''}\n",
+        f"{'; scores mapped by s/(1+s)' if s['squashed'] else ''}\n"
+        f"range: {s['range']}\n",
         file=out,
     )
     own = s["flags"]

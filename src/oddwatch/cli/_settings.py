@@ -50,6 +50,7 @@ INPUT_OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
     "on_invalid": ((str,), "flag"),
     "max_gap": ((int, float), None),
     "max_keys": ((int,), 10_000),
+    "sensitivity": ((int, float), None),
     "batch": ((int,), 10_000),
     "max_line_bytes": ((int,), MAX_LINE_BYTES),
     "quiet": ((bool,), False),
@@ -147,6 +148,13 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a detector parameter (repeatable; without --detector, of the default one), "
         "e.g. --param season_length=24",
+    )
+    add(
+        "--sensitivity",
+        type=float,
+        metavar="RATE",
+        help="false-alarm rate: the share of normal points that may be flagged, the same on "
+        "every series, e.g. 1e-4 (builds the threshold; not with --threshold)",
     )
     add(
         "--threshold",
@@ -329,12 +337,13 @@ def make_monitor(settings: Settings) -> Any:
             name = type(Monitor().detector_).__name__
         det = Choice(name, detector.params).build("detector")
         thr = threshold.build("threshold")
+        sensitivity = settings.sensitivity
         if keyed:
-            return KeyedMonitor(det, thr, max_keys=settings.max_keys)
-        return Monitor(det, thr)
+            return KeyedMonitor(det, thr, max_keys=settings.max_keys, sensitivity=sensitivity)
+        return Monitor(det, thr, sensitivity=sensitivity)
 
-    if detector.name is None and detector.params:
-        build_monitor(False)  # fail early on a bad parameter of the default detector
+    if (detector.name is None and detector.params) or settings.sensitivity is not None:
+        build_monitor(False)  # fail early on a bad parameter or sensitivity
     return build_monitor
 
 

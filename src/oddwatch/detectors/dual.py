@@ -12,7 +12,17 @@ from oddwatch._base import param
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
-from oddwatch.detectors._seasonal_kernels import forecast, last_width, season_length
+from oddwatch._state_checks import BIG, in_range
+from oddwatch.detectors._seasonal_kernels import (
+    _STUCK_REPORTED_BITS,
+    SeasonalState,
+    beyond_range,
+    floored_scale,
+    forecast,
+    last_width,
+    season_length,
+    seen_range,
+)
 from oddwatch.detectors.calibrated_surprise import (
     CalibratedParams,
     CalibratedState,
@@ -21,20 +31,36 @@ from oddwatch.detectors.calibrated_surprise import (
     calibrated_state,
     step_both,
 )
+from oddwatch.detectors.combined import gaussian_surprise
 from oddwatch.detectors.seasonal import SeasonalDetector, check_season_length
+from oddwatch.errors import InvalidParameterError
 
 __all__ = ["DualSurpriseDetector"]
+
+# the point surprise -log10(max(p, 1e-300)) stops at 300: near it, it is recomputed from z
+_CAPPED_BITS = 299.0
+_LN10 = math.log(10.0)
+_N_LONGEST = 3  # completed runs of repeats remembered, longest first
+_LATEST = _N_LONGEST  # DualState.runs / run_values: the current run
 
 
 class DualState(NamedTuple):
     calibrated: CalibratedState  # its forecast is the point detector's seasonal state
     sustained_won: np.ndarray  # [whether the calibrated surprise gave the latest score]
+    runs: np.ndarray  # [the three longest runs of repeats completed so far, the current run]
+    run_values: np.ndarray  # the value repeated in each of those runs
+
+    def check_invariants(self, owner: str, params: Any) -> None:
+        """Run lengths are counts (compared, never used as indices)."""
+        in_range(owner, "runs", self.runs, 0, BIG)
 
 
 class DualParams(NamedTuple):
     calibrated: CalibratedParams
     promote_level: float  # as a surprise S, from the score promote_level
     promote: float
+    known_low: float  # value_range: the range the stream is known to span (inf, -inf: none)
+    known_high: float
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -44,13 +70,74 @@ def _bits(score: float) -> float:
 
 
 @numba.jit(**NUMBA_OPTIONS)
+def _keep_longest(runs: np.ndarray, values: np.ndarray, run: int, value: float) -> None:
+    """Insert a completed run of ``value`` into the three longest (longest first)."""
+    for k in range(_N_LONGEST):
+        if run > runs[k]:
+            run, runs[k] = runs[k], run
+            value, values[k] = values[k], value
+
+
+@numba.jit(**NUMBA_OPTIONS)
+def _stuck_surprise(seasonal: SeasonalState, beyond: int) -> float:
+    """Surprise of a run of repeats ``beyond`` points longer than this value's usual run.
+
+    The seasonal kernel's stuck rule (``-log10`` of the stream's repeat rate per repeated
+    point, reported once when it passes 4), counted from the longest run of *the same
+    value* among the three longest runs this stream completed, instead of from 0: a series
+    that sits at one value for long stretches (a count at 0 every night) is stuck only when
+    it stays there longer than it did before, while a sensor frozen at a new value is
+    reported as soon as the repeat rate makes the run improbable.
+    """
+    if beyond <= 0:
+        return 0.0
+    v = seasonal.scalars[0]
+    per_point = -math.log10(v.repeat_rate + 1.0 / (v.n_seen + 1.0))
+    bits = beyond * per_point
+    if bits - per_point >= _STUCK_REPORTED_BITS:
+        return min(bits, 1.0)  # reported when it passed the level: one alarm per run
+    return bits
+
+
+@numba.jit(**NUMBA_OPTIONS)
 def _step(state: DualState, params: DualParams, x: float) -> float:
+    seasonal = state.calibrated.seasonal
+    expected, scale = forecast(seasonal)
+    scale = floored_scale(seasonal, scale)
+    z = abs(x - expected) / scale
+    n_seen = state.calibrated.scalars[0].n_seen
+    lowest, highest = seen_range(seasonal)
+    lowest, highest = min(lowest, params.known_low), max(highest, params.known_high)
     calibrated, point = step_both(state.calibrated, params.calibrated, x)
     sustained: float = _bits(calibrated)
     if sustained >= params.promote_level:
         sustained *= params.promote
+    if sustained >= 0.0 and beyond_range(x, lowest, highest, params.calibrated.range_margin):
+        # beyond all n values seen: at most 1 / (n + 1) likely; further out by `excess`, an
+        # exponential tail at the residual scale: the surprise grows with the distance
+        excess = max(x - highest, lowest - x) / (scale * last_width(seasonal))
+        beyond = math.log10(n_seen + 1.0) + excess / _LN10
+        sustained = max(sustained, params.promote * beyond)
     score = point  # as SeasonalDetector scored it, bit for bit (nan in warm-up)
     surprise = _bits(point)
+    gaussian = gaussian_surprise(z / last_width(seasonal))
+    if surprise >= _CAPPED_BITS:  # the point surprise hit the float floor of p: go on in logs
+        surprise = gaussian
+        score = surprise / (1.0 + surprise)
+    runs, run_values = state.runs, state.run_values
+    run = seasonal.scalars[0].stuck_run  # repeats of the previous value, this point included
+    if run == 0:
+        _keep_longest(runs, run_values, runs[_LATEST], run_values[_LATEST])
+    elif not math.isnan(point):
+        usual = 0
+        for k in range(_N_LONGEST):
+            if run_values[k] == x:
+                usual = max(usual, runs[k])
+        beyond = run - usual
+        surprise = max(gaussian, _stuck_surprise(seasonal, beyond))
+        score = surprise / (1.0 + surprise)
+    runs[_LATEST] = run
+    run_values[_LATEST] = x
     sustained_won = sustained > surprise
     if sustained_won:
         score = sustained / (1.0 + sustained)
@@ -71,6 +158,22 @@ def _alarm_scale(state: DualState, params: DualParams) -> float:
     if state.sustained_won[0]:
         return 1.0
     return float(last_width(state.calibrated.seasonal))
+
+
+def check_value_range(owner: str, value: Any) -> None:
+    """Raise unless ``value`` is None or two finite numbers ``low < high``."""
+    ok = value is None or (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and all(math.isfinite(v) for v in value)
+        and value[0] < value[1]
+    )
+    if not ok:
+        raise InvalidParameterError(
+            f"`value_range` of {owner} must be None or (low, high) with finite low < high; got "
+            f"{value!r}. E.g. value_range=(0, 100) for a percentage."
+        )
 
 
 class DualSurpriseDetector(Detector):
@@ -127,6 +230,11 @@ class DualSurpriseDetector(Detector):
         Sustained score (``S_c / (1 + S_c)``) from which a sustained surprise is promoted.
     promote
         Factor applied to a promoted sustained surprise.
+    value_range
+        ``(low, high)`` the stream is known to span (e.g. ``(0, 100)`` for a CPU percentage),
+        or None. Optional knowledge the detector may use: the out-of-range evidence then
+        starts only beyond the wider of this range and the range seen so far, so an early
+        value inside the known range is not "beyond everything seen".
 
     Examples
     --------
@@ -149,6 +257,7 @@ class DualSurpriseDetector(Detector):
     half_life: float = param(default=100.0, check=FloatParam(0.0, None, low_open=True))
     promote_level: float = param(default=0.72, check=FloatParam(0.0, 1.0, high_open=True))
     promote: float = param(default=3.0, check=FloatParam(1.0, None))
+    value_range: tuple[float, float] | None = param(default=None, kernel=False)
     State = DualState
     Params = DualParams
     _step = staticmethod(_step)
@@ -157,6 +266,7 @@ class DualSurpriseDetector(Detector):
 
     def _check_combination(self) -> None:
         check_season_length("DualSurpriseDetector", self.season_length)
+        check_value_range("DualSurpriseDetector", self.value_range)
 
     def _point(self) -> SeasonalDetector:
         """The point surprise; its forecast is the one both surprises share."""
@@ -170,7 +280,8 @@ class DualSurpriseDetector(Detector):
         point = self._point()
         calibrated = calibrated_params(self._sustained(), point._kernel_params_)
         level = self.promote_level / (1.0 - self.promote_level)
-        return DualParams(calibrated, level, float(self.promote))
+        low, high = (math.inf, -math.inf) if self.value_range is None else self.value_range
+        return DualParams(calibrated, level, float(self.promote), float(low), float(high))
 
     def _sustained(self) -> CalibratedSurpriseDetector:
         """The sustained surprise's parameters (its own forecast state is not used)."""
@@ -184,7 +295,12 @@ class DualSurpriseDetector(Detector):
 
     def _initial_state(self) -> DualState:
         calibrated = calibrated_state(self._sustained(), self._point()._state)
-        return DualState(calibrated, np.zeros(1, dtype=np.bool_))
+        return DualState(
+            calibrated,
+            np.zeros(1, dtype=np.bool_),
+            np.zeros(_N_LONGEST + 1, dtype=np.int64),
+            np.zeros(_N_LONGEST + 1),
+        )
 
     @property
     def n_seen_(self) -> int:

@@ -2,9 +2,10 @@
 
 :func:`output_batch` turns a :class:`~oddwatch.MonitorResult` (or a
 :class:`~oddwatch.KeyedResult`) into an :class:`~oddwatch.sinks.OutputBatch`, building reason
-texts for the flagged points only. :func:`chunk_batch` does the same for one parsed chunk of
-records after validation: valid records carry the Monitor's verdict, invalid ones flagged under
-``on_invalid="flag"`` carry "invalid record (problem): detail", skipped ones are left out.
+texts for the flagged points and those the warm-up left unscored. :func:`chunk_batch` does
+the same for one parsed chunk of records after validation: valid records carry the Monitor's
+verdict, invalid ones flagged under ``on_invalid="flag"`` carry "invalid record (problem):
+detail", skipped ones are left out.
 
 Examples
 --------
@@ -12,8 +13,10 @@ Examples
 >>> from oddwatch import Monitor
 >>> result = Monitor().update_many(np.arange(3.0))
 >>> batch = output_batch(result, seq=np.array([10, 11, 12]))
->>> batch.seq.tolist(), batch.is_anomaly.tolist(), batch.reason
-([10, 11, 12], [False, False, False], ['', '', ''])
+>>> batch.seq.tolist(), batch.is_anomaly.tolist()
+([10, 11, 12], [False, False, False])
+>>> batch.reason[0]
+'warming up: no score until the detector has learned 64 points'
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ __all__ = ["chunk_batch", "output_batch"]
 
 
 def _reasons(result: Any, n: int, where: Any = None) -> list[str]:
-    """Reason texts of a result's flagged points ("" elsewhere), at ``where`` in ``n`` slots."""
+    """Reason texts of a result's flagged and warming-up points ("" elsewhere), at ``where``
+    in ``n`` slots."""
     reason = [""] * n
-    for j in np.flatnonzero(result.is_anomaly).tolist():
+    for j in np.flatnonzero(result.is_anomaly | result.warming_up).tolist():
         reason[j if where is None else int(where[j])] = result.reason(j)
     return reason
 

@@ -55,6 +55,7 @@ examples:
   oddwatch evaluate nab --param smoothing=8 --param half_life=200 \\
       --param threshold.value=0.999              # tune the Monitor's detector and threshold
   oddwatch evaluate nab --detector IsolationForest --out results/   # NAB's results layout
+  oddwatch evaluate nab --nab-range              # with each file's min/max, as NAB gives
   oddwatch evaluate nab --data ~/NAB --windows combined_windows_tiny.json --verbose
   oddwatch evaluate ucr                          # the default Monitor on the UCR dev split
   oddwatch evaluate ucr --detector IsolationForest --json | tail -n 1
@@ -133,6 +134,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default combined_windows.json; combined_windows_tiny.json has 2 files)",
     )
     _add_component_arguments(nab)
+    nab.add_argument(
+        "--nab-range",
+        action="store_true",
+        help="give the detector each file's min and max (value_range), as NAB does for every "
+        "detector: not causal, reported apart (the default run is causal)",
+    )
     nab.add_argument(
         "--out", metavar="DIR", help="write per-file scores in NAB's results layout under DIR"
     )
@@ -285,6 +292,29 @@ def build_factory(name: str, params: Mapping[str, Any]) -> Callable[[], Any]:
     return factory
 
 
+CAUSAL = "causal (each point scored from the points before it only)"
+KNOWN_RANGE = "known: each file's min and max given up front (--nab-range, NOT causal)"
+
+
+def _ranged_factory(name: str, params: Mapping[str, Any]) -> Callable[..., Any]:
+    """``factory(value_range=(lo, hi))`` for ``--nab-range``: the detector's value_range."""
+    try:
+        build_factory(name, {**params, "value_range": [0.0, 1.0]})
+    except InvalidParameterError:
+        raise InvalidParameterError(
+            f"--nab-range gives each file's range to the detector's `value_range`, which "
+            f"{name} does not take. Use the default Monitor or DualSurpriseDetector."
+        ) from None
+
+    def factory(value_range: tuple[float, float]) -> Any:
+        lo, hi = value_range
+        if not lo < hi:  # a constant file: any wider range holds it
+            lo, hi = lo - 1.0, hi + 1.0
+        return build_factory(name, {**params, "value_range": [lo, hi]})()
+
+    return factory
+
+
 def _run_nab(args: argparse.Namespace) -> int:
     from oddwatch.evaluate import default_nab_dir, load_corpus, run_nab, write_results
 
@@ -302,9 +332,11 @@ def _run_nab(args: argparse.Namespace) -> int:
     if not corpus.files:
         raise InvalidParameterError(f"{data}/labels/{args.windows} lists no files; nothing to run.")
     loaded = time.perf_counter()
+    if args.nab_range:
+        factory = _ranged_factory(args.detector, params)
     progress = Progress(sys.stderr, args.verbose)
     try:
-        result = run_nab(corpus, factory, progress=progress)
+        result = run_nab(corpus, factory, progress=progress, known_range=args.nab_range)
     finally:
         progress.close()
     ran = time.perf_counter()
@@ -334,6 +366,7 @@ def _run_nab(args: argparse.Namespace) -> int:
         "events": {k: number(v) for k, v in events.as_dict().items()},
         **{name: number(v) for name, v in result.ranking.items()},
         "squashed": result.squashed,
+        "range": KNOWN_RANGE if args.nab_range else CAUSAL,
         "out": None if not args.out else str(Path(args.out) / detector),
         "load_seconds": round(loaded - started, 3),
         "run_seconds": round(result.total_seconds, 3),
