@@ -602,7 +602,14 @@ class Monitor(Component):
         elif n:
             self._previous[0] = values[-1]
         return MonitorResult(
-            values, score, threshold, flag, invalid, expected, scale, previous_value=before,
+            values,
+            score,
+            threshold,
+            flag,
+            invalid,
+            expected,
+            scale,
+            previous_value=before,
             warmup=detector_warmup(self.detector_),
         )
 

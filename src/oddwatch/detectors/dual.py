@@ -9,10 +9,10 @@ import numba
 import numpy as np
 
 from oddwatch._base import param
+from oddwatch._state_checks import BIG, in_range
 from oddwatch._validation import FloatParam, IntParam
 from oddwatch.config import NUMBA_OPTIONS
 from oddwatch.detectors._base import Detector
-from oddwatch._state_checks import BIG, in_range
 from oddwatch.detectors._seasonal_kernels import (
     _STUCK_REPORTED_BITS,
     SeasonalState,
