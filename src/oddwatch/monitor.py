@@ -475,12 +475,9 @@ class Monitor(Component):
                 self._counters[1] += n_invalid
         self._counters[0] += n
         before = float(self._previous[0])
-        if n_invalid:
-            learned = np.flatnonzero(~invalid)
-            if learned.size:
-                self._previous[0] = values[learned[-1]]
-        elif n:
-            self._previous[0] = values[-1]
+        last = _last_valid(invalid) if n_invalid else n - 1
+        if last >= 0:
+            self._previous[0] = values[last]
         return MonitorResult(
             values, score, threshold, flag, invalid, expected, scale, previous_value=before
         )
@@ -562,6 +559,15 @@ def resolve_alarm(alarm: Any, detector: Detector, owner: str) -> AlarmPolicy:
         )
     policy.bind(detector.score_scale)
     return policy
+
+
+def _last_valid(invalid: BoolArray) -> int:
+    """Index of the last valid point (-1 if none), scanning back one block at a time."""
+    for start in range((invalid.shape[0] - 1) // _BLOCK * _BLOCK, -1, -_BLOCK):
+        valid = np.flatnonzero(~invalid[start : start + _BLOCK])
+        if valid.size:
+            return start + int(valid[-1])
+    return -1
 
 
 def _run_sparse(
