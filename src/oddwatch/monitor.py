@@ -595,12 +595,9 @@ class Monitor(Component):
                 self._counters[1] += n_invalid
         self._counters[0] += n
         before = float(self._previous[0])
-        if n_invalid:
-            last = _last_valid(invalid)
-            if last >= 0:
-                self._previous[0] = values[last]
-        elif n:
-            self._previous[0] = values[-1]
+        last = _last_valid(invalid) if n_invalid else n - 1
+        if last >= 0:
+            self._previous[0] = values[last]
         return MonitorResult(
             values,
             score,
@@ -704,12 +701,11 @@ def resolve_alarm(alarm: Any, detector: Detector, owner: str) -> AlarmPolicy:
 
 
 def _last_valid(invalid: BoolArray) -> int:
-    """Index of the last ``False`` in ``invalid`` (-1 if none), one block of scratch at most."""
-    for b in range(invalid.shape[0], 0, -_BLOCK):
-        a = max(0, b - _BLOCK)
-        valid = np.flatnonzero(~invalid[a:b])
+    """Index of the last valid point (-1 if none), scanning back one block at a time."""
+    for start in range((invalid.shape[0] - 1) // _BLOCK * _BLOCK, -1, -_BLOCK):
+        valid = np.flatnonzero(~invalid[start : start + _BLOCK])
         if valid.size:
-            return a + int(valid[-1])
+            return start + int(valid[-1])
     return -1
 
 
