@@ -575,7 +575,7 @@ class KeyedMonitor(Component):
             )
         result = self.update_many(frame[key_col].to_numpy(), frame[value_col].to_numpy())
         reason = np.full(len(result), "", dtype=object)
-        for i in np.flatnonzero(result.is_anomaly):
+        for i in np.flatnonzero(result.is_anomaly | result.warming_up):
             reason[i] = result.reason(int(i))
         columns = {
             "score": result.score,

@@ -80,9 +80,13 @@ def warming_up_reason(warmup: int | None = None) -> str:
     return f"warming up: no score until the detector has learned {warmup:,} points"
 
 
-def detector_warmup(detector: Detector) -> int | None:
-    """Points ``detector`` learns before its first score, when it says (a ``warmup`` param)."""
-    warmup = detector.get_params().get("warmup")
+def detector_warmup(detector: Any) -> int | None:
+    """Points ``detector`` learns before its first score, when it says (a ``warmup`` param).
+
+    A detector that runs in Python need not have parameters: then None.
+    """
+    get_params = getattr(detector, "get_params", None)
+    warmup = get_params().get("warmup") if callable(get_params) else None
     return warmup if isinstance(warmup, int) else None
 
 

@@ -81,7 +81,7 @@ def score_bucket(
     keys = frame["key"].to_numpy()[order].astype(str)
     result = monitor.update_many(keys, values[order])
     reason = np.full(len(result), "", dtype=object)
-    for i in np.flatnonzero(result.is_anomaly):
+    for i in np.flatnonzero(result.is_anomaly | result.warming_up):  # as `oddwatch detect`
         reason[i] = result.reason(int(i))
     scored = pd.DataFrame(
         {
