@@ -58,7 +58,8 @@ def test_malformed_messages_reach_detect_stream_as_invalid_rows(spark):
     out = detect_stream(
         parsed, key="host", time="t", value="cpu", monitor=KeyedMonitor(on_invalid="flag")
     ).toPandas()
-    assert sorted(out["reason"].tolist()) == ["", "missing key", "missing value"]
+    warming = "warming up: no score until the detector has learned 64 points"
+    assert sorted(out["reason"].tolist()) == ["missing key", "missing value", warming]
 
 
 def test_a_frame_that_is_not_kafka_is_refused(spark):

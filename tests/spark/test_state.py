@@ -155,7 +155,11 @@ def test_score_bucket_skip_returns_unplaced_rows_unflagged():
     rows = pd.DataFrame({"key": ["a", "a"], "timestamp": [1, None], "value": [1.0, 2.0]})
     out, _ = score_bucket(spec, 1, [rows], None)
     assert out["is_anomaly"].tolist() == [False, False]
-    assert out["reason"].tolist() == ["", ""]
+    # the placed row is the detector's warm-up (worded as detect does), the unplaced one skipped
+    assert out["reason"].tolist() == [
+        "warming up: no score until the detector has learned 64 points",
+        "",
+    ]
     assert np.isnan(out["score"]).all()
 
 

@@ -151,12 +151,13 @@ def test_invalid_values_and_missing_keys_follow_on_invalid(spark):
         df, key="host", time="t", value="cpu", monitor=KeyedMonitor(on_invalid="flag")
     ).toPandas()
     reasons = dict(zip(flagged["value"].fillna(-1.0), flagged["reason"], strict=True))
+    warming = "warming up: no score until the detector has learned 64 points"
     assert reasons == {
-        1.0: "",
+        1.0: warming,
         -1.0: "missing value",
         2.0: "missing key",
         3.0: "missing timestamp",
-        4.0: "",
+        4.0: warming,
     }
     assert flagged["is_anomaly"].sum() == 3
     with pytest.raises(Exception, match="KeyedMonitor got .*nan.* for key 'a'"):
