@@ -21,6 +21,10 @@ MAIN = "import sys; from oddwatch.cli.main import main; sys.exit(main(sys.argv[1
 @pytest.fixture(scope="module")
 def display():
     require("xdotool")
+    # compile the demo's kernels first, headless: on a fresh checkout that takes a minute or
+    # more, which the window tests below must not spend waiting for their window
+    warm = [sys.executable, "-c", MAIN, "demo", "--quiet", "--no-plot", "--points", "300"]
+    subprocess.run(warm, capture_output=True, timeout=900, check=True)
     with virtual_display() as value:
         yield value
 

@@ -24,7 +24,7 @@ def wait_for_line(proc, text, timeout=120.0):
     pytest.fail(f"no {text!r} line; got {seen!r} and stderr {proc.stderr.read()!r}")
 
 
-def window_of(display, title, timeout=120.0):
+def window_of(display, title, timeout=300.0):
     """The X id of the window named ``title`` (polled until it appears)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
