@@ -32,7 +32,7 @@ def test_warmup_then_scores_in_the_unit_interval():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_point_surprise_is_seasonal_detectors_and_the_rest_is_promoted(seed):
     xs = _stream(seed=seed)
-    dual = DualSurpriseDetector(season_length=40).update_many(xs)
+    dual = DualSurpriseDetector(season_length=40, shape_seasons=0).update_many(xs)
     point = SeasonalDetector(season_length=40).update_many(xs)
     warm = ~np.isnan(point)
     # the stronger of the two surprises, unless muted (capped at 0.5) after a recent alarm

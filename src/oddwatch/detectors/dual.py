@@ -23,6 +23,14 @@ from oddwatch.detectors._seasonal_kernels import (
     season_length,
     seen_range,
 )
+from oddwatch.detectors._shape_kernels import (
+    ShapeParams,
+    ShapeState,
+    max_slots,
+    shape_distance,
+    shape_state,
+    shape_surprise,
+)
 from oddwatch.detectors.calibrated_surprise import (
     CalibratedParams,
     CalibratedState,
@@ -46,9 +54,10 @@ _LATEST = _N_LONGEST  # DualState.runs / run_values: the current run
 
 class DualState(NamedTuple):
     calibrated: CalibratedState  # its forecast is the point detector's seasonal state
-    sustained_won: np.ndarray  # [whether the calibrated surprise gave the latest score]
+    sustained_won: np.ndarray  # [whether a calibrated surprise (sustained, shape) gave the score]
     runs: np.ndarray  # [the three longest runs of repeats completed so far, the current run]
     run_values: np.ndarray  # the value repeated in each of those runs
+    shape: ShapeState  # the shape channel over the forecast's history ring
 
     def check_invariants(self, owner: str, params: Any) -> None:
         """Run lengths are counts (compared, never used as indices)."""
@@ -61,6 +70,7 @@ class DualParams(NamedTuple):
     promote: float
     known_low: float  # value_range: the range the stream is known to span (inf, -inf: none)
     known_high: float
+    shape: ShapeParams
 
 
 @numba.jit(**NUMBA_OPTIONS)
@@ -141,6 +151,14 @@ def _step(state: DualState, params: DualParams, x: float) -> float:
     sustained_won = sustained > surprise
     if sustained_won:
         score = sustained / (1.0 + sustained)
+    if params.shape.seasons > 0:
+        v = seasonal.scalars[0]
+        t = v.n_seen - 1  # x's time: the forecast's ring holds it now
+        distance = shape_distance(state.shape, params.shape, seasonal.history, t, v.period)
+        shaped = shape_surprise(state.shape, params.shape, distance)
+        if shaped > max(surprise, sustained):
+            score = shaped / (1.0 + shaped)
+            sustained_won = True
     state.sustained_won[0] = sustained_won
     return float(score)
 
@@ -258,6 +276,12 @@ class DualSurpriseDetector(Detector):
     promote_level: float = param(default=0.72, check=FloatParam(0.0, 1.0, high_open=True))
     promote: float = param(default=3.0, check=FloatParam(1.0, None))
     value_range: tuple[float, float] | None = param(default=None, kernel=False)
+    shape_seasons: int = param(default=2, check=IntParam(low=0, high=8))
+    shape_slack: float = param(default=0.1, check=FloatParam(0.0, 0.5))
+    shape_window: int = param(default=256, check=IntParam(low=4, high=100_000))
+    shape_memory: float = param(default=10_000.0, check=FloatParam(10.0, None))
+    shape_tail: float = param(default=0.02, check=FloatParam(0.0, 0.5, low_open=True))
+    shape_warmup: int = param(default=2000, check=IntParam(low=1))
     State = DualState
     Params = DualParams
     _step = staticmethod(_step)
@@ -281,7 +305,23 @@ class DualSurpriseDetector(Detector):
         calibrated = calibrated_params(self._sustained(), point._kernel_params_)
         level = self.promote_level / (1.0 - self.promote_level)
         low, high = (math.inf, -math.inf) if self.value_range is None else self.value_range
-        return DualParams(calibrated, level, float(self.promote), float(low), float(high))
+        shape = ShapeParams(
+            seasons=int(self.shape_seasons),
+            slack=float(self.shape_slack),
+            max_window=int(self.shape_window),
+            forget=1.0 / (1.0 - 1.0 / self.shape_memory),
+            tail_fraction=float(self.shape_tail),
+            min_learned=int(self.shape_warmup),
+            history_size=self._history_size(),
+        )
+        return DualParams(calibrated, level, float(self.promote), float(low), float(high), shape)
+
+    def _history_size(self) -> int:
+        """The forecast's ring of recent values: its season search's, or room for the lags."""
+        if self.season_length is None:
+            return 2 * self.max_season_length
+        reach = (self.shape_seasons * (1.0 + self.shape_slack) + 1.0) * self.season_length
+        return max(1, math.ceil(reach) + 2) if self.shape_seasons > 0 else 1
 
     def _sustained(self) -> CalibratedSurpriseDetector:
         """The sustained surprise's parameters (its own forecast state is not used)."""
@@ -294,12 +334,18 @@ class DualSurpriseDetector(Detector):
         )
 
     def _initial_state(self) -> DualState:
-        calibrated = calibrated_state(self._sustained(), self._point()._state)
+        seasonal = self._point()._state._replace(history=np.zeros(self._history_size()))
+        calibrated = calibrated_state(self._sustained(), seasonal)
+        longest = self.max_season_length if self.season_length is None else self.season_length
+        slots = 0
+        if self.shape_seasons > 0:
+            slots = max_slots(longest, self.shape_seasons, float(self.shape_slack))
         return DualState(
             calibrated,
             np.zeros(1, dtype=np.bool_),
             np.zeros(_N_LONGEST + 1, dtype=np.int64),
             np.zeros(_N_LONGEST + 1),
+            shape_state(max(slots, 1)),
         )
 
     @property
