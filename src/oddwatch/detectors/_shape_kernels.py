@@ -1,12 +1,13 @@
 """The season-lag shape channel: how unlike the same stretch one and two seasons back the newest is.
 
 A cheap, bounded relative of the left matrix profile (:mod:`oddwatch.detectors.discord`): the
-newest subsequence of one season (at most ``max_window`` points) is compared, z-normalised,
-with the subsequences that end between ``(1 - slack) k`` and ``(1 + slack) k`` seasons
-earlier, ``k = 1 .. seasons``: where the previous cycles of a beat, a stride or a day were.
-The distance is ``sqrt(2 (1 - r))`` for the best Pearson correlation ``r`` (0: the same shape,
-up to offset and scale; 2: mirrored). It reads the values from the seasonal forecast's own
-history ring, so it costs no copy of the stream: per point, a few multiply-adds per lag.
+newest subsequence of one season is compared, z-normalised, with the subsequences that end
+``k`` seasons earlier, give or take ``slack`` of a season, ``k = 1 .. seasons``: where the
+previous cycles of a beat, a stride or a day were. The distance is ``sqrt(2 (1 - r))`` for the
+best Pearson correlation ``r`` (0: the same shape, up to offset and scale; 2: mirrored). A
+season longer than ``2 resolution - 1`` points is compared in blocks of ``period //
+resolution`` points (their means), so the cost stays bounded: per block, three rolling sums
+and one correlation per lag, about ``4 slack resolution`` lags per season looked back.
 
 The distance is then calibrated against the stream's own history of distances: a forgetting
 histogram of ``log2 d`` gives the share of distances at or above ``d``; beyond the
@@ -50,11 +51,16 @@ _LN10 = math.log(10.0)
 
 SHAPE_SCALARS = np.dtype(
     [
-        ("period", np.int64),  # season the lags are laid out for (0: not started)
-        ("window", np.int64),  # subsequence length in use
+        ("period", np.int64),  # season the lags are laid out for (0: none)
+        ("step", np.int64),  # points averaged into one block (the channel's time unit)
+        ("block_count", np.int64),  # points in the block being averaged
+        ("n_blocks", np.int64),  # blocks written to the ring since the season was laid out
+        ("ready", np.int64),  # 1 once the sums were computed for this season
+        ("window", np.int64),  # subsequence length in use, in blocks
         ("n_slots", np.int64),  # lags in use
         ("started", np.int64),  # time of the last exact computation of the sums
         ("n_learned", np.int64),  # distances learned into the histogram
+        ("block_sum", np.float64),  # sum of the points in the block being averaged
         ("centre", np.float64),  # subtracted from every value before it enters a sum
         ("newest_sum", np.float64),  # sum and sum of squares of the newest subsequence
         ("newest_squares", np.float64),
@@ -70,7 +76,8 @@ SHAPE_SCALARS = np.dtype(
 class ShapeState(NamedTuple):
     """Rolling sums per lag, the histogram of distances, and a record of named scalars."""
 
-    lags: np.ndarray  # the lag of each slot, in points (the first n_slots are in use)
+    ring: np.ndarray  # the latest block means
+    lags: np.ndarray  # the lag of each slot, in blocks (the first n_slots are in use)
     dots: np.ndarray  # sum over the window of (newest - centre) * (lagged - centre)
     sums: np.ndarray  # sum over the lagged window of (value - centre)
     squares: np.ndarray  # sum over the lagged window of (value - centre) ** 2
@@ -79,15 +86,21 @@ class ShapeState(NamedTuple):
     scalars: np.ndarray  # one SHAPE_SCALARS record
 
     def check_invariants(self, owner: str, params: Any) -> None:
-        """Lags index the history ring; slot and window counts fit their arrays."""
-        size = params.history_size
+        """Lags index the ring; slot, window and block counts fit their arrays."""
+        size = self.ring.shape[-1]
         slots = self.lags.shape[-1]
+        for name in ("step", "n_blocks"):
+            in_range(owner, f"shape scalars.{name}", self.scalars[name], 0, BIG)
+        in_range(owner, "shape scalars.ready", self.scalars["ready"], 0, 1)
+        step = np.maximum(self.scalars["step"], 1)
+        in_range(owner, "shape scalars.block_count", self.scalars["block_count"], 0, step - 1)
         in_range(owner, "shape scalars.n_slots", self.scalars["n_slots"], 0, slots)
         in_range(owner, "shape scalars.window", self.scalars["window"], 0, size // 2)
-        in_range(owner, "shape scalars.period", self.scalars["period"], 0, size)
+        in_range(owner, "shape scalars.period", self.scalars["period"], 0, BIG)
         for name in ("started", "n_learned"):
             in_range(owner, f"shape scalars.{name}", self.scalars[name], 0, BIG)
-        started = self.scalars["period"] > 0  # then the sums divide by the window
+        started = self.scalars["period"] > 0  # then the sums divide by the window and step
+        in_range(owner, "shape scalars.step (started)", self.scalars["step"][started], 1, BIG)
         in_range(owner, "shape scalars.window (started)", self.scalars["window"][started], 1, BIG)
         in_range(owner, "shape scalars.n_slots (started)", self.scalars["n_slots"][started], 1, BIG)
         in_range(owner, "shape lags", self.lags, 0, size - 1)
@@ -99,29 +112,41 @@ class ShapeState(NamedTuple):
 class ShapeParams(NamedTuple):
     seasons: int  # how many seasons back a subsequence looks for its neighbour
     slack: float  # relative width of the lag range around each season
-    max_window: int
+    resolution: int  # a season is averaged down to between this and twice this many blocks
     forget: float  # factor by which each new distance outweighs the previous one
     tail_fraction: float
     min_learned: int
-    history_size: int  # length of the forecast's history ring the lags index
 
 
-def max_slots(max_period: int, seasons: int, slack: float) -> int:
-    """Room for the lags :func:`_layout` lays out for any season up to ``max_period``.
+def max_slots(resolution: int, seasons: int, slack: float) -> int:
+    """Room for the lags :func:`_layout` lays out for any season.
 
-    Around season ``k`` the lags span ``2 k slack max_period`` points, plus both ends.
+    A season is at most ``2 resolution - 1`` blocks long; around each of ``seasons`` seasons
+    the lags span ``2 slack`` of it, plus both ends.
 
     Examples
     --------
-    >>> max_slots(50, seasons=2, slack=0.1)
-    34
+    >>> max_slots(64, seasons=2, slack=0.1)
+    56
     """
-    return max(1, math.ceil(seasons * (seasons + 1) * max_period * slack) + 2 * seasons)
+    return max(1, seasons * (2 * round(slack * 2 * resolution) + 2))
 
 
-def shape_state(slots: int) -> ShapeState:
-    """An empty shape channel with room for ``slots`` lags."""
+def ring_size(resolution: int, seasons: int, slack: float) -> int:
+    """Blocks the ring keeps: the longest lag plus one window, and one block more.
+
+    Examples
+    --------
+    >>> ring_size(64, seasons=2, slack=0.1)
+    415
+    """
+    return math.ceil((seasons + slack + 1.0) * 2 * resolution) + 2
+
+
+def shape_state(slots: int, size: int) -> ShapeState:
+    """An empty shape channel with room for ``slots`` lags and a ring of ``size`` blocks."""
     return ShapeState(
+        ring=np.zeros(size),
         lags=np.zeros(slots, dtype=np.int64),
         dots=np.zeros(slots),
         sums=np.zeros(slots),
@@ -136,11 +161,12 @@ def shape_state(slots: int) -> ShapeState:
 def _layout(state: ShapeState, params: ShapeParams, period: int, window: int) -> int:
     """Lay out the lags around ``k * period`` (``k = 1 .. seasons``); the longest, 0 if none."""
     lags = state.lags
-    size = params.history_size
+    size = state.ring.shape[0]
     n = 0
+    reach = round(params.slack * period)
     for k in range(1, params.seasons + 1):
-        lo = max(round(k * period * (1.0 - params.slack)), (window + 1) // 2, 1)
-        hi = round(k * period * (1.0 + params.slack))
+        lo = max(k * period - reach, (window + 1) // 2, 1)
+        hi = k * period + reach
         for lag in range(lo, hi + 1):
             if lag + window < size and n < lags.shape[0] and (n == 0 or lag > lags[n - 1]):
                 lags[n] = lag
@@ -190,97 +216,114 @@ def _exact(state: ShapeState, history: np.ndarray, t: int) -> None:
 
 @numba.jit(**NUMBA_OPTIONS)
 def _roll(state: ShapeState, history: np.ndarray, t: int) -> None:
-    """Slide every window by one point: the value at t enters, the one at t - window leaves."""
+    """Slide the newest window by one point: the value at t enters, the one at t - window leaves.
+
+    The lagged windows slide in :func:`_distance`, in the same pass that compares them.
+    """
     v = state.scalars[0]
     size = history.shape[0]
-    window, centre = v.window, v.centre
-    a = history[t % size] - centre
-    b = history[(t - window) % size] - centre
+    now = t % size
+    gone = now - v.window + (size if now < v.window else 0)
+    a = history[now] - v.centre
+    b = history[gone] - v.centre
     v.newest_sum += a - b
     v.newest_squares += a * a - b * b
     v.peak = max(v.peak, a * a)
-    lags, dots, sums, squares = state.lags, state.dots, state.sums, state.squares
-    for j in range(v.n_slots):
-        lag = lags[j]
-        a_lag = history[(t - lag) % size] - centre
-        b_lag = history[(t - lag - window) % size] - centre
-        dots[j] += a * a_lag - b * b_lag
-        sums[j] += a_lag - b_lag
-        squares[j] += a_lag * a_lag - b_lag * b_lag
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def shape_distance(
-    state: ShapeState, params: ShapeParams, history: np.ndarray, t: int, period: int
-) -> float:
-    """Distance of the subsequence ending at time ``t`` to its nearest seasonal neighbour.
+def shape_distance(state: ShapeState, params: ShapeParams, x: float, period: int) -> float:
+    """Distance of the subsequence ending with ``x`` to its nearest seasonal neighbour.
 
-    ``history`` is the forecast's ring, holding the value of time ``t`` already; ``period`` the
-    season in use (0: none). ``nan`` while no season is known or the ring does not yet reach
-    the longest lag.
+    ``period`` is the season in use (0: none). A season longer than ``2 resolution - 1``
+    points is compared in blocks of ``period // resolution`` points (their means): the
+    distance comes at the last point of each block, ``nan`` at the others, while no season
+    is known and until the ring reaches the longest lag.
     """
     v = state.scalars[0]
     if period < 2:
         v.period = 0
         return math.nan
-    size = history.shape[0]
     if period != v.period:
-        window = min(period, params.max_window)
-        v.window = window
-        longest = _layout(state, params, period, window)
-        if longest == 0 or t + 1 < longest + window + 1:
-            v.period = 0  # laid out again at the next point
-            return math.nan
-        v.period = period
-        _exact(state, history, t)
-    elif t - v.started >= _RECENTRE * size:
-        _exact(state, history, t)
+        step = max(1, period // params.resolution)
+        window = round(period / step)
+        v.period, v.step, v.window = period, step, window
+        v.block_sum, v.block_count, v.n_blocks, v.ready = 0.0, 0, 0, 0
+        _layout(state, params, window, window)
+    v.block_sum += x
+    v.block_count += 1
+    if v.block_count < v.step:
+        return math.nan
+    ring = state.ring
+    t = v.n_blocks
+    ring[t % ring.shape[0]] = v.block_sum / v.step
+    v.block_sum, v.block_count, v.n_blocks = 0.0, 0, t + 1
+    if v.n_slots == 0 or t + 1 < state.lags[v.n_slots - 1] + v.window + 1:
+        return math.nan
+    if v.ready == 0 or t - v.started >= _RECENTRE * ring.shape[0]:
+        _exact(state, ring, t)
+        v.ready = 1
     else:
-        _roll(state, history, t)
-    distance, suspect = _distance(state)
-    if suspect and t - v.started >= v.window:
+        _roll(state, ring, t)
+        distance, suspect = _distance(state, ring, t, True)
+        if not suspect or t - v.started < v.window:
+            return distance
         # sums rolled past much larger values lose small variances to rounding: at most once
         # per window, compute them again exactly
-        _exact(state, history, t)
-        distance, suspect = _distance(state)
+        _exact(state, ring, t)
+    distance, suspect = _distance(state, ring, t, False)
     return distance
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _distance(state: ShapeState) -> float:
+def _distance(state: ShapeState, history: np.ndarray, t: int, roll: bool) -> tuple[float, bool]:
     """``sqrt(2 (1 - r))`` for the best correlation ``r`` of the newest subsequence.
 
+    With ``roll``, each lagged window first slides by one point (the newest one already has).
     Also whether some variance is small enough, next to the largest value rolled through the
-    sums, to be rounding.
+    sums, to be rounding. Works in sums (window times the means, variances, covariances) and
+    compares ``r |r|`` as fractions, so the loop over the lags has no division.
     """
     v = state.scalars[0]
-    inv_window = 1.0 / v.window
-    flat_below = _FLAT * v.peak + 1e-300
-    suspect_below = _ROUNDING * v.peak
-    mean = v.newest_sum * inv_window
-    var = v.newest_squares * inv_window - mean * mean
+    window = v.window
+    size = history.shape[0]
+    now = t % size  # ring positions by subtraction and one wrap: no division per lag
+    gone = now - window + (size if now < window else 0)
+    a = history[now] - v.centre
+    b = history[gone] - v.centre
+    lags = state.lags
+    inv_window = 1.0 / window
+    flat_below = (_FLAT * v.peak + 1e-300) * window
+    suspect_below = _ROUNDING * v.peak * window
+    total = v.newest_sum
+    var = v.newest_squares - total * total * inv_window  # window * variance
     suspect = var <= suspect_below
-    best = -1.0  # r * |r| of the best correlation, compared without square roots
+    best_num = -var  # the best r |r| times var, as best_num / best_den: r = -1 so far
+    best_den = 1.0
     n_flat = 0
-    found = False
     dots, sums, squares = state.dots, state.sums, state.squares
     for j in range(v.n_slots):
-        mean_lag = sums[j] * inv_window
-        var_lag = squares[j] * inv_window - mean_lag * mean_lag
+        if roll:
+            lag = lags[j]
+            a_lag = history[now - lag + (size if now < lag else 0)] - v.centre
+            b_lag = history[gone - lag + (size if gone < lag else 0)] - v.centre
+            dots[j] += a * a_lag - b * b_lag
+            sums[j] += a_lag - b_lag
+            squares[j] += a_lag * a_lag - b_lag * b_lag
+        var_lag = squares[j] - sums[j] * sums[j] * inv_window
         suspect |= var_lag <= suspect_below
         if var_lag <= flat_below:
             n_flat += 1
             continue
-        cov = dots[j] * inv_window - mean * mean_lag
-        best = max(best, cov * abs(cov) / var_lag)
-        found = True
+        cov = dots[j] - total * sums[j] * inv_window
+        num = cov * abs(cov)
+        if num * best_den > best_num * var_lag:
+            best_num, best_den = num, var_lag
     if var <= flat_below:
         r = 1.0 if n_flat > 0 else 0.5  # flat against flat: the same shape
     else:
-        r = -1.0
-        if found:
-            r = best / var
-            r = math.copysign(math.sqrt(abs(r)), r)
+        r = best_num / (best_den * var)
+        r = math.copysign(math.sqrt(abs(r)), r)
         if n_flat > 0:
             r = max(r, 0.5)  # a flat neighbour is at correlation 0.5 (STUMPY's convention)
     return math.sqrt(max(2.0 * (1.0 - min(r, 1.0)), 0.0)), suspect

@@ -27,6 +27,7 @@ from oddwatch.detectors._shape_kernels import (
     ShapeParams,
     ShapeState,
     max_slots,
+    ring_size,
     shape_distance,
     shape_state,
     shape_surprise,
@@ -152,9 +153,7 @@ def _step(state: DualState, params: DualParams, x: float) -> float:
     if sustained_won:
         score = sustained / (1.0 + sustained)
     if params.shape.seasons > 0:
-        v = seasonal.scalars[0]
-        t = v.n_seen - 1  # x's time: the forecast's ring holds it now
-        distance = shape_distance(state.shape, params.shape, seasonal.history, t, v.period)
+        distance = shape_distance(state.shape, params.shape, x, seasonal.scalars[0].period)
         shaped = shape_surprise(state.shape, params.shape, distance)
         if shaped > max(surprise, sustained):
             score = shaped / (1.0 + shaped)
@@ -278,7 +277,7 @@ class DualSurpriseDetector(Detector):
     value_range: tuple[float, float] | None = param(default=None, kernel=False)
     shape_seasons: int = param(default=2, check=IntParam(low=0, high=8))
     shape_slack: float = param(default=0.1, check=FloatParam(0.0, 0.5))
-    shape_window: int = param(default=256, check=IntParam(low=4, high=100_000))
+    shape_resolution: int = param(default=128, check=IntParam(low=4, high=4096))
     shape_memory: float = param(default=10_000.0, check=FloatParam(10.0, None))
     shape_tail: float = param(default=0.02, check=FloatParam(0.0, 0.5, low_open=True))
     shape_warmup: int = param(default=2000, check=IntParam(low=1))
@@ -308,20 +307,12 @@ class DualSurpriseDetector(Detector):
         shape = ShapeParams(
             seasons=int(self.shape_seasons),
             slack=float(self.shape_slack),
-            max_window=int(self.shape_window),
+            resolution=int(self.shape_resolution),
             forget=1.0 / (1.0 - 1.0 / self.shape_memory),
             tail_fraction=float(self.shape_tail),
             min_learned=int(self.shape_warmup),
-            history_size=self._history_size(),
         )
         return DualParams(calibrated, level, float(self.promote), float(low), float(high), shape)
-
-    def _history_size(self) -> int:
-        """The forecast's ring of recent values: its season search's, or room for the lags."""
-        if self.season_length is None:
-            return 2 * self.max_season_length
-        reach = (self.shape_seasons * (1.0 + self.shape_slack) + 1.0) * self.season_length
-        return max(1, math.ceil(reach) + 2) if self.shape_seasons > 0 else 1
 
     def _sustained(self) -> CalibratedSurpriseDetector:
         """The sustained surprise's parameters (its own forecast state is not used)."""
@@ -334,18 +325,15 @@ class DualSurpriseDetector(Detector):
         )
 
     def _initial_state(self) -> DualState:
-        seasonal = self._point()._state._replace(history=np.zeros(self._history_size()))
-        calibrated = calibrated_state(self._sustained(), seasonal)
-        longest = self.max_season_length if self.season_length is None else self.season_length
-        slots = 0
-        if self.shape_seasons > 0:
-            slots = max_slots(longest, self.shape_seasons, float(self.shape_slack))
+        calibrated = calibrated_state(self._sustained(), self._point()._state)
+        shape = (self.shape_resolution, self.shape_seasons, float(self.shape_slack))
+        slots, size = (max_slots(*shape), ring_size(*shape)) if self.shape_seasons > 0 else (1, 1)
         return DualState(
             calibrated,
             np.zeros(1, dtype=np.bool_),
             np.zeros(_N_LONGEST + 1, dtype=np.int64),
             np.zeros(_N_LONGEST + 1),
-            shape_state(max(slots, 1)),
+            shape_state(slots, size),
         )
 
     @property
