@@ -44,6 +44,7 @@ __all__ = [
     "check_state_invariants",
     "counts",
     "fail",
+    "finite",
     "in_range",
     "ring",
     "state_structures",
@@ -67,6 +68,13 @@ def in_range(owner: str, field: str, array: np.ndarray, lo: float, hi: Any) -> N
         where = np.argwhere(bad)[0]
         limit = hi if np.ndim(hi) == 0 else np.broadcast_to(hi, bad.shape)[tuple(where)]
         raise fail(owner, field, f"in [{lo}, {limit}]", array[tuple(where)])
+
+
+def finite(owner: str, field: str, array: np.ndarray, lo: float) -> None:
+    """Every entry of ``array`` a finite number at least ``lo`` (a weight, a fitted scale)."""
+    bad = ~np.isfinite(array) | (array < lo)
+    if np.any(bad):
+        raise fail(owner, field, f"finite and >= {lo}", array[tuple(np.argwhere(bad)[0])])
 
 
 def ring(owner: str, window: np.ndarray, counters: np.ndarray) -> None:

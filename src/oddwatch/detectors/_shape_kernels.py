@@ -9,12 +9,8 @@ season longer than ``2 resolution - 1`` points is compared in blocks of ``period
 resolution`` points (their means), so the cost stays bounded: per block, three rolling sums
 and one correlation per lag, about ``4 slack resolution`` lags per season looked back.
 
-The distance is then calibrated against the stream's own history of distances: a forgetting
-histogram of ``log2 d`` gives the share of distances at or above ``d``; beyond the
-``1 - tail_fraction`` quantile ``u`` the tail is exponential, ``tail_fraction * exp(-(d - u) /
-beta)`` with ``beta`` the mean excess over ``u`` (peaks over threshold), so the surprise
-``-log10 p`` keeps growing with the distance. The channel is silent (surprise -1) until
-``min_learned`` distances are learned.
+The default detector turns the distance into a surprise against the stream's own history of
+distances (:mod:`oddwatch.detectors._histogram_tail`).
 """
 
 from __future__ import annotations
@@ -25,29 +21,22 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
-from oddwatch._state_checks import BIG, in_range
-from oddwatch.config import NUMBA_OPTIONS
+from oddwatch._state_checks import BIG, finite, in_range
+from oddwatch.config import INLINE_OPTIONS, NUMBA_OPTIONS
 
 __all__ = [
     "SHAPE_SCALARS",
     "ShapeParams",
     "ShapeState",
+    "longest_window",
     "max_slots",
     "shape_distance",
     "shape_state",
-    "shape_surprise",
 ]
 
-N_BINS = 208  # log2 d in [-12, 1), 16 bins per octave
-_BINS_PER_OCTAVE = 16.0
-_LOWEST_OCTAVE = -12.0
-_REFIT = 64  # distances learned between two refits of the tail
-_MIN_EXCESS = 0.02  # smallest mean excess over u (a perfectly periodic stream's distances are 0)
-_RESCALE = 1e200  # the histogram's weights are renormalised when the next weight passes this
 _RECENTRE = 2  # the sums are recomputed exactly every _RECENTRE * len(history) points
 _ROUNDING = 1e-9  # a rolling variance below this share of `peak` may be rounding: recompute
 _FLAT = 1e-12  # an exact variance below this share of `peak` is a flat subsequence
-_LN10 = math.log(10.0)
 
 SHAPE_SCALARS = np.dtype(
     [
@@ -59,16 +48,11 @@ SHAPE_SCALARS = np.dtype(
         ("window", np.int64),  # subsequence length in use, in blocks
         ("n_slots", np.int64),  # lags in use
         ("started", np.int64),  # time of the last exact computation of the sums
-        ("n_learned", np.int64),  # distances learned into the histogram
         ("block_sum", np.float64),  # sum of the points in the block being averaged
         ("centre", np.float64),  # subtracted from every value before it enters a sum
         ("newest_sum", np.float64),  # sum and sum of squares of the newest subsequence
         ("newest_squares", np.float64),
         ("peak", np.float64),  # largest square in the sums since they were last exact
-        ("weight", np.float64),  # weight of the next distance learned (grows: forgetting)
-        ("total", np.float64),  # total weight in the histogram
-        ("tail_start", np.float64),  # u, the 1 - tail_fraction quantile of the distances
-        ("tail_excess", np.float64),  # mean excess of the distances over u
     ]
 )
 
@@ -81,8 +65,6 @@ class ShapeState(NamedTuple):
     dots: np.ndarray  # sum over the window of (newest - centre) * (lagged - centre)
     sums: np.ndarray  # sum over the lagged window of (value - centre)
     squares: np.ndarray  # sum over the lagged window of (value - centre) ** 2
-    counts: np.ndarray  # forgetting histogram of log2 distance (N_BINS bins)
-    upper: np.ndarray  # share of the weight at or above each bin, at the last refit
     scalars: np.ndarray  # one SHAPE_SCALARS record
 
     def check_invariants(self, owner: str, params: Any) -> None:
@@ -97,12 +79,12 @@ class ShapeState(NamedTuple):
         in_range(owner, "shape scalars.n_slots", self.scalars["n_slots"], 0, slots)
         in_range(owner, "shape scalars.window", self.scalars["window"], 0, size // 2)
         in_range(owner, "shape scalars.period", self.scalars["period"], 0, BIG)
-        for name in ("started", "n_learned"):
-            in_range(owner, f"shape scalars.{name}", self.scalars[name], 0, BIG)
+        in_range(owner, "shape scalars.started", self.scalars["started"], 0, BIG)
         started = self.scalars["period"] > 0  # then the sums divide by the window and step
         in_range(owner, "shape scalars.step (started)", self.scalars["step"][started], 1, BIG)
         in_range(owner, "shape scalars.window (started)", self.scalars["window"][started], 1, BIG)
         in_range(owner, "shape scalars.n_slots (started)", self.scalars["n_slots"][started], 1, BIG)
+        finite(owner, "shape scalars.peak", self.scalars["peak"], 0.0)
         in_range(owner, "shape lags", self.lags, 0, size - 1)
         in_use = np.arange(slots) < self.scalars["n_slots"][..., None]
         reach = np.where(in_use, self.lags + self.scalars["window"][..., None], 0)
@@ -113,34 +95,41 @@ class ShapeParams(NamedTuple):
     seasons: int  # how many seasons back a subsequence looks for its neighbour
     slack: float  # relative width of the lag range around each season
     resolution: int  # a season is averaged down to between this and twice this many blocks
-    forget: float  # factor by which each new distance outweighs the previous one
-    tail_fraction: float
-    min_learned: int
 
 
-def max_slots(resolution: int, seasons: int, slack: float) -> int:
-    """Room for the lags :func:`_layout` lays out for any season.
-
-    A season is at most ``2 resolution - 1`` blocks long; around each of ``seasons`` seasons
-    the lags span ``2 slack`` of it, plus both ends.
+def longest_window(resolution: int, max_period: int) -> int:
+    """The longest subsequence, in blocks, for seasons up to ``max_period`` points.
 
     Examples
     --------
-    >>> max_slots(64, seasons=2, slack=0.1)
+    >>> longest_window(128, 1024), longest_window(128, 50)
+    (255, 50)
+    """
+    return max(1, min(2 * resolution - 1, max_period))
+
+
+def max_slots(window: int, seasons: int, slack: float) -> int:
+    """Room for the lags :func:`_layout` lays out for subsequences of at most ``window`` blocks.
+
+    Around each of ``seasons`` seasons the lags span ``2 slack`` of a season, plus both ends.
+
+    Examples
+    --------
+    >>> max_slots(127, seasons=2, slack=0.1)
     56
     """
-    return max(1, seasons * (2 * round(slack * 2 * resolution) + 2))
+    return max(1, seasons * (2 * round(slack * window) + 2))
 
 
-def ring_size(resolution: int, seasons: int, slack: float) -> int:
+def ring_size(window: int, seasons: int, slack: float) -> int:
     """Blocks the ring keeps: the longest lag plus one window, and one block more.
 
     Examples
     --------
-    >>> ring_size(64, seasons=2, slack=0.1)
-    415
+    >>> ring_size(127, seasons=2, slack=0.1)
+    396
     """
-    return math.ceil((seasons + slack + 1.0) * 2 * resolution) + 2
+    return math.ceil((seasons + slack + 1.0) * window) + 2
 
 
 def shape_state(slots: int, size: int) -> ShapeState:
@@ -151,8 +140,6 @@ def shape_state(slots: int, size: int) -> ShapeState:
         dots=np.zeros(slots),
         sums=np.zeros(slots),
         squares=np.zeros(slots),
-        counts=np.zeros(N_BINS),
-        upper=np.zeros(N_BINS),
         scalars=np.zeros(1, dtype=SHAPE_SCALARS),
     )
 
@@ -214,7 +201,7 @@ def _exact(state: ShapeState, history: np.ndarray, t: int) -> None:
     v.started = t
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def _roll(state: ShapeState, history: np.ndarray, t: int) -> None:
     """Slide the newest window by one point: the value at t enters, the one at t - window leaves.
 
@@ -231,7 +218,7 @@ def _roll(state: ShapeState, history: np.ndarray, t: int) -> None:
     v.peak = max(v.peak, a * a)
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def shape_distance(state: ShapeState, params: ShapeParams, x: float, period: int) -> float:
     """Distance of the subsequence ending with ``x`` to its nearest seasonal neighbour.
 
@@ -267,15 +254,15 @@ def shape_distance(state: ShapeState, params: ShapeParams, x: float, period: int
         _roll(state, ring, t)
         distance, suspect = _distance(state, ring, t, True)
         if not suspect or t - v.started < v.window:
-            return distance
+            return float(distance)
         # sums rolled past much larger values lose small variances to rounding: at most once
         # per window, compute them again exactly
         _exact(state, ring, t)
     distance, suspect = _distance(state, ring, t, False)
-    return distance
+    return float(distance)
 
 
-@numba.jit(**NUMBA_OPTIONS)
+@numba.jit(**INLINE_OPTIONS)
 def _distance(state: ShapeState, history: np.ndarray, t: int, roll: bool) -> tuple[float, bool]:
     """``sqrt(2 (1 - r))`` for the best correlation ``r`` of the newest subsequence.
 
@@ -297,7 +284,7 @@ def _distance(state: ShapeState, history: np.ndarray, t: int, roll: bool) -> tup
     suspect_below = _ROUNDING * v.peak * window
     total = v.newest_sum
     var = v.newest_squares - total * total * inv_window  # window * variance
-    suspect = var <= suspect_below
+    suspect = not var > suspect_below
     best_num = -var  # the best r |r| times var, as best_num / best_den: r = -1 so far
     best_den = 1.0
     n_flat = 0
@@ -311,15 +298,15 @@ def _distance(state: ShapeState, history: np.ndarray, t: int, roll: bool) -> tup
             sums[j] += a_lag - b_lag
             squares[j] += a_lag * a_lag - b_lag * b_lag
         var_lag = squares[j] - sums[j] * sums[j] * inv_window
-        suspect |= var_lag <= suspect_below
-        if var_lag <= flat_below:
+        suspect |= not var_lag > suspect_below
+        if not var_lag > flat_below:  # (also when a crafted state made it nan)
             n_flat += 1
             continue
         cov = dots[j] - total * sums[j] * inv_window
         num = cov * abs(cov)
         if num * best_den > best_num * var_lag:
             best_num, best_den = num, var_lag
-    if var <= flat_below:
+    if not var > flat_below:
         r = 1.0 if n_flat > 0 else 0.5  # flat against flat: the same shape
     else:
         r = best_num / (best_den * var)
@@ -327,72 +314,3 @@ def _distance(state: ShapeState, history: np.ndarray, t: int, roll: bool) -> tup
         if n_flat > 0:
             r = max(r, 0.5)  # a flat neighbour is at correlation 0.5 (STUMPY's convention)
     return math.sqrt(max(2.0 * (1.0 - min(r, 1.0)), 0.0)), suspect
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _bin(d: float) -> int:
-    if d <= 0.0:
-        return 0
-    b = int(math.floor((math.log2(d) - _LOWEST_OCTAVE) * _BINS_PER_OCTAVE))
-    return min(max(b, 0), N_BINS - 1)
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _edge(b: int) -> float:
-    """Lower edge of bin ``b`` (0 for the first: it holds every smaller distance)."""
-    return 0.0 if b == 0 else 2.0 ** (b / _BINS_PER_OCTAVE + _LOWEST_OCTAVE)
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def _refit(state: ShapeState, tail_fraction: float) -> None:
-    """u (the 1 - tail_fraction quantile), the mean excess over it, and the upper shares."""
-    v = state.scalars[0]
-    counts, upper = state.counts, state.upper
-    total = v.total
-    need = tail_fraction * total
-    above = 0.0
-    excess = 0.0
-    u = -1.0
-    for b in range(N_BINS - 1, -1, -1):
-        c = counts[b]
-        if u < 0.0 and above + c >= need:
-            lo, hi = _edge(b), _edge(b + 1)
-            inside = (need - above) / c if c > 0.0 else 0.0
-            u = hi - inside * (hi - lo)
-            excess += (need - above) * 0.5 * (hi - u)
-            for k in range(b + 1, N_BINS):  # the bins above u, now that u is known
-                excess += counts[k] * (0.5 * (_edge(k) + _edge(k + 1)) - u)
-        above += c
-        upper[b] = above / total
-    v.tail_start = max(u, 0.0)
-    v.tail_excess = max(excess / need, _MIN_EXCESS)
-
-
-@numba.jit(**NUMBA_OPTIONS)
-def shape_surprise(state: ShapeState, params: ShapeParams, d: float) -> float:
-    """``-log10 p`` of distance ``d`` against the distances learned before it, then learn it.
-
-    -1 when ``d`` is ``nan`` or fewer than ``min_learned`` distances are learned.
-    """
-    if math.isnan(d):
-        return -1.0
-    v = state.scalars[0]
-    surprise = -1.0
-    if v.n_learned >= params.min_learned:
-        u = v.tail_start
-        if d > u:
-            surprise = -math.log10(params.tail_fraction) + (d - u) / (v.tail_excess * _LN10)
-        else:
-            surprise = -math.log10(max(state.upper[_bin(d)], params.tail_fraction))
-    weight = v.weight * params.forget if v.n_learned > 0 else 1.0
-    if weight > _RESCALE:
-        state.counts[:] /= weight
-        v.total /= weight
-        weight = 1.0
-    state.counts[_bin(d)] += weight
-    v.total += weight
-    v.weight = weight
-    v.n_learned += 1
-    if v.n_learned % _REFIT == 0 and v.n_learned >= params.min_learned // 2:
-        _refit(state, params.tail_fraction)
-    return surprise
