@@ -146,11 +146,11 @@ def test_output_batch_of_a_keyed_result_builds_reasons_for_flags_and_warm_up():
 
 
 def test_checkpoints_of_a_large_state_are_spaced_by_its_size(tmp_path, monkeypatch):
-    # 40 keys of the default detector make a checkpoint of about 1 MB: at one record per
-    # 100 bytes the next waits ~10,000 records, not the default spacing (100 here)
+    # 40 keys of the default detector make a checkpoint of about 1.7 MB: at one record per
+    # 100 bytes the next waits ~16,700 records, not the default spacing (100 here)
     monkeypatch.setattr("oddwatch.pipeline.checkpoint.DEFAULT_EVERY", 100)
     rows = [b"timestamp,host,value"]
-    rows += [b"%d,h%d,%d" % (60 * (i // 40), i % 40, i % 7) for i in range(16_000)]
+    rows += [b"%d,h%d,%d" % (60 * (i // 40), i % 40, i % 7) for i in range(24_000)]
     ckpt = str(tmp_path / "run.ckpt")
     written = []
 
@@ -163,4 +163,4 @@ def test_checkpoints_of_a_large_state_are_spaced_by_its_size(tmp_path, monkeypat
     with FileSource("-", stdin=data, chunk_lines=100, key_col="host") as src:
         run(src, lambda keyed: KeyedMonitor(), [MemorySink()], checkpoint=Counted(ckpt))
     assert written[0] > 1_000_000  # the state is large: after 100 records, the next
-    assert len(written) == 3  # checkpoint waits ~10,100 more, then the final one (was 161)
+    assert len(written) == 3  # checkpoint waits ~16,700 more, then the final one (was 241)

@@ -177,12 +177,14 @@ class KeyedMonitor(Component):
 
     Memory is allocated for ``max_keys`` up front (pages are touched as keys arrive). With
     the default detector (the Monitor's, :class:`~oddwatch.detectors.DualSurpriseDetector`,
-    which searches seasons up to 1,024 points) a key takes about 25 kB of state (``3 *
-    1024`` floats of season buffer), about 70 bytes of hash index and recency, and 4 bytes
-    per character of the longest key: ~2.5 GB for 100,000 keys (``nbytes_``, below). For
-    many keys with short seasons, ``DualSurpriseDetector(max_season_length=64)`` takes about
-    2 kB per key. A ``max_keys`` whose state would not fit in this machine's memory is
-    refused with an :class:`~oddwatch.errors.InvalidParameterError` naming the size. Keys
+    which searches seasons up to 1,024 points) a key takes about 41 kB of state (``3 *
+    1024`` floats of season buffer, the shape evidence's ring of about 800 block means and
+    its lags, two histograms of 352 floats), about 70 bytes of hash index and recency, and 4
+    bytes per character of the longest key: ~4.1 GB for 100,000 keys (``nbytes_``, below).
+    For many keys with short seasons, ``DualSurpriseDetector(max_season_length=64)`` takes
+    about 10 kB per key, and ``shape_seasons=0`` saves the ring. A ``max_keys`` whose state
+    would not fit in this machine's memory is refused with an
+    :class:`~oddwatch.errors.InvalidParameterError` naming the size. Keys
     given as a numpy str array skip a conversion;
     ``benchmarks/bench_keyed.py`` measures throughput.
 
@@ -219,7 +221,7 @@ class KeyedMonitor(Component):
     >>> small.keys_, small.n_evicted_
     (['b', 'c'], 1)
     >>> KeyedMonitor(max_keys=100_000).nbytes_ // 100_000  # bytes per key, 1-character keys
-    25...
+    40...
     """
 
     _param_specs: dict[str, ParamSpec] = {
@@ -294,7 +296,7 @@ class KeyedMonitor(Component):
             raise InvalidParameterError(
                 self._too_big(rows, needed) + f", more than this machine's memory "
                 f"({_size(memory)}). Lower max_keys, or use a smaller detector "
-                "(DualSurpriseDetector(max_season_length=64) takes about 2 kB per key)."
+                "(DualSurpriseDetector(max_season_length=64) takes about 10 kB per key)."
             )
         try:
             self._allocate_arrays(rows, width)

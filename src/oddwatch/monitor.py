@@ -419,10 +419,9 @@ class Monitor(Component):
     threshold
         Turns scores into flags; default :func:`default_threshold` of the detector: for the
         default detector ``FixedThreshold(0.8)``, a 1-in-10,000 point surprise under its
-        Gaussian noise model. That nominal rate is not what it flags on noise: its sustained
-        surprise adds alarms, so the default Monitor flags about 4.5e-4 of the points of pure
-        Gaussian noise and 2e-3 of Student-t(3) noise (docs/algorithms.md). For a rate that
-        holds on every stream, give ``sensitivity`` instead.
+        Gaussian noise model. On pure Gaussian noise the default Monitor flags about 1.5e-4
+        of the points, on heavier-tailed Student-t(3) noise about 2e-3 (docs/algorithms.md).
+        For a rate that holds on every stream, give ``sensitivity`` instead.
     on_invalid
         ``"raise"``, ``"skip"`` or ``"flag"``.
     alarm

@@ -42,7 +42,7 @@ def test_huge_max_keys_is_refused_naming_the_memory():
     with pytest.raises(
         InvalidParameterError,
         match=r"^`max_keys` of KeyedMonitor is 100,000,000: state for that many keys takes "
-        r"2\.\d+ TB \(2[45],\d{3} bytes .* per key\).*Lower max_keys",
+        r"4\.\d+ TB \(4[01],\d{3} bytes .* per key\).*Lower max_keys",
     ):
         KeyedMonitor(max_keys=10**8)
 
