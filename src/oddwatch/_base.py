@@ -223,9 +223,12 @@ def check_state(owner: str, expected: Mapping[str, np.ndarray], state: Mapping[s
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
+        more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
         raise CheckpointError(
-            f"state for {owner} does not match its parameters: missing {missing}, "
-            f"unexpected {extra}."
+            f"state for {owner} does not match its parameters: missing {missing[:6]}{more}, "
+            f"unexpected {extra[:6]}. Written by another version of oddwatch, whose detector "
+            "keeps other state? Fit it again with this version (or load it with the version "
+            "that wrote it)."
         )
     for name, ref in expected.items():
         value = state[name]
