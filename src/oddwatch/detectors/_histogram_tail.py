@@ -66,6 +66,10 @@ class HistogramTail(NamedTuple):
         in_range(owner, "tail scalars.n_learned", self.scalars["n_learned"], 0, BIG)
         for name in ("weight", "total", "tail_start", "tail_excess"):
             finite(owner, f"tail scalars.{name}", self.scalars[name], 0.0)
+        learned = self.scalars["n_learned"] > 0  # then the next weight multiplies this one
+        in_range(
+            owner, "tail scalars.weight (learned)", self.scalars["weight"][learned], 1e-300, BIG
+        )
         finite(owner, "tail counts", self.counts, 0.0)
         finite(owner, "tail upper", self.upper, 0.0)
 
@@ -148,7 +152,8 @@ def surprise_of(tail: HistogramTail, params: TailParams, value: float) -> float:
     u = v.tail_start
     if value > u:
         return float(-math.log10(params.tail_fraction) + (value - u) / (v.tail_excess * _LN10))
-    return float(-math.log10(max(tail.upper[_bin(value)], params.tail_fraction)))
+    share = min(max(tail.upper[_bin(value)], params.tail_fraction), 1.0)  # 1 + rounding: 1
+    return float(-math.log10(share))
 
 
 @numba.jit(**INLINE_OPTIONS)
