@@ -12,8 +12,8 @@ change to the kernels it calls), and compare its distances with a brute-force Pe
 
 from __future__ import annotations
 
-import hashlib
 import math
+import re
 
 import numba
 import numpy as np
@@ -22,13 +22,14 @@ import pytest
 import oddwatch
 from oddwatch import KeyedMonitor, Monitor
 from oddwatch.detectors import DualSurpriseDetector
-from oddwatch.detectors._shape_kernels import shape_distance, shape_surprise
+from oddwatch.detectors._histogram_tail import rarity
+from oddwatch.detectors._shape_kernels import shape_distance
 from oddwatch.errors import CheckpointError, InvalidParameterError
 from oddwatch.persist import load, save
 
 sliding_window_view = np.lib.stride_tricks.sliding_window_view
 
-SMALL = {"max_season_length": 64, "shape_warmup": 300}  # fast, the rest as the defaults
+SMALL = {"max_season_length": 64, "tail_warmup": 300}  # fast, the rest as the defaults
 
 
 def _bits(scores: np.ndarray) -> np.ndarray:
@@ -71,11 +72,11 @@ def _shape_won(on: np.ndarray, off: np.ndarray) -> np.ndarray:
 
 
 @numba.njit
-def _run_channel(xs, period, state, params, out):
+def _run_channel(xs, period, state, params, tail, tail_params, out):
     for t in range(xs.shape[0]):
         distance = shape_distance(state, params, xs[t], period)
         out[t, 0] = distance
-        out[t, 1] = shape_surprise(state, params, distance)
+        out[t, 1] = rarity(tail, tail_params, distance)
 
 
 def _channel(
@@ -90,8 +91,8 @@ def _channel(
     """
     det = DualSurpriseDetector(season_length=period, **params)
     out = np.empty((xs.size, 2))
-    shape = det._state.shape
-    _run_channel(xs, period, shape, det._kernel_params_.shape, out)
+    shape, params = det._state.shape, det._kernel_params_
+    _run_channel(xs, period, shape, params.shape, det._state.shape_tail, params.tail, out)
     lags = shape.lags[: shape.scalars["n_slots"][0]].copy()
     return out[:, 0], out[:, 1], lags, int(shape.scalars["window"][0])
 
@@ -125,7 +126,7 @@ def test_a_reversed_cycle_in_range_is_scored_higher_with_the_shape_channel(seed)
     period, at, noise = 50, 3000, 0.3
     xs = _with_cycle(_sine(4000, period, noise, seed), at, _reversed_sine(period), noise, seed)
     assert xs[at : at + period].min() > xs[:at].min() and xs[at : at + period].max() < xs[:at].max()
-    on, off = _on_off(xs, max_season_length=128, shape_warmup=300)
+    on, off = _on_off(xs, max_season_length=128, tail_warmup=300)
     anomaly = slice(at - period, at + 2 * period)
     s_on, s_off = float(np.nanmax(_bits(on[anomaly]))), float(np.nanmax(_bits(off[anomaly])))
     # measured: 18.2-20.8 with, 10.4-11.3 without (seeds 0-7)
@@ -138,13 +139,13 @@ def test_a_reversed_cycle_in_range_is_scored_higher_with_the_shape_channel(seed)
 # 2. when it speaks ------------------------------------------------------------------------
 
 
-def test_the_channel_is_silent_until_shape_warmup_distances_are_learned():
+def test_the_channel_is_silent_until_tail_warmup_distances_are_learned():
     period, warmup = 25, 300
     xs = _with_cycle(_sine(2500, period, 0.3, 7), 1500, _reversed_sine(period), 0.3, 7)
     det = DualSurpriseDetector(**SMALL)
     on, learned = np.empty(xs.size), np.empty(xs.size, dtype=np.int64)
     for i, x in enumerate(xs):
-        learned[i] = det._state.shape.scalars["n_learned"][0]  # before x is scored
+        learned[i] = det._state.shape_tail.scalars["n_learned"][0]  # before x is scored
         on[i] = det.update(x)
     off = DualSurpriseDetector(**SMALL, shape_seasons=0).update_many(xs)
     assert det.period_ == period
@@ -178,7 +179,7 @@ def _distance_streams() -> dict[str, tuple[np.ndarray, int, int]]:
 @pytest.mark.parametrize("name", sorted(_distance_streams()))
 def test_the_distance_is_the_best_pearson_correlation_over_the_lags(name):
     xs, period, resolution = _distance_streams()[name]
-    distance, _, lags, window = _channel(xs, period, shape_warmup=300, shape_resolution=resolution)
+    distance, _, lags, window = _channel(xs, period, tail_warmup=300, shape_resolution=resolution)
     step = max(1, period // resolution)  # points per block
     assert window == round(period / step) and lags.min() < window < lags.max() < 2.5 * window
     ends = np.zeros(xs.size, dtype=bool)
@@ -196,17 +197,26 @@ def test_the_distance_is_the_best_pearson_correlation_over_the_lags(name):
     np.testing.assert_allclose(distance[compared], want[compared], rtol=0, atol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ZeroDivisionError,
-    reason="the tail is first fitted at the 64th distance: with shape_warmup < 64 the channel "
-    "scores with tail_excess = 0 and divides by zero (reported to the orchestrator)",
-)
-@pytest.mark.parametrize("warmup", [1, 63])
-def test_a_short_shape_warmup_is_accepted_and_runs(warmup):
-    xs = _sine(1500, 25, 0.3, 0)
-    on = DualSurpriseDetector(max_season_length=64, shape_warmup=warmup).update_many(xs)
-    assert not np.isnan(on[64:]).any()
+@pytest.mark.parametrize("warmup", [1, 2, 63])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_short_tail_warmup_speaks_after_warmup_distances_and_scores_sensibly(warmup, seed):
+    """The regression: the tail was first fitted at the 64th distance, so a tail_warmup below
+    64 scored with tail_excess = 0 and divided by zero."""
+    period, at, noise = 25, 2500, 0.3
+    xs = _with_cycle(_sine(3000, period, noise, seed), at, _reversed_sine(period), noise, seed)
+    distance, surprise, _, _ = _channel(xs, period, tail_warmup=warmup)
+    first_distance = int(np.argmax(~np.isnan(distance)))
+    # silent for exactly `warmup` distances, then speaking at every point
+    assert (surprise[: first_distance + warmup] == -1.0).all()
+    # (a surprise may be -1e-16: an upper share rounded just above 1)
+    assert (surprise[first_distance + warmup :] > -1e-9).all()
+    # measured (seeds 0-2, warmup 1-63): at most 3.6 on the noise, 15.9-22.1 on the cycle
+    assert surprise[:at].max() < 4.0
+    assert surprise[at : at + 2 * period].max() > 10.0
+    scores = DualSurpriseDetector(max_season_length=64, tail_warmup=warmup).update_many(xs)
+    assert not np.isnan(scores[64:]).any()
+    assert np.nanmax(_bits(scores[:at])) < 4.5  # measured 3.7-3.9
+    assert np.nanmax(_bits(scores[at : at + 2 * period])) > 15.0  # measured 16.3-24.4
 
 
 # 3. calibration ---------------------------------------------------------------------------
@@ -220,7 +230,7 @@ STATIONARY = [(24, 0.3, "laplace"), (37, 1.0, "normal")]  # period, noise scale,
 def test_the_shape_surprise_is_calibrated_on_stationary_seasonal_noise(period, noise, kind, seed):
     n = 100_000
     xs = _sine(n, period, noise, seed, kind)
-    surprise = _shape_surprises(xs, period, shape_warmup=300)
+    surprise = _shape_surprises(xs, period, tail_warmup=300)
     speaking = surprise >= 0.0
     assert speaking.mean() > 0.99  # silent only for the warm-up
     s = surprise[speaking]
@@ -253,8 +263,8 @@ def test_a_more_distorted_cycle_is_more_surprising(seed):
     alone, detector = [], []
     for a in (0.2, 0.4, 0.8):
         xs = _with_cycle(base, at, _blended(period, a), noise, seed)
-        surprise = _shape_surprises(xs, period, shape_warmup=300)
-        scores = DualSurpriseDetector(season_length=period, shape_warmup=300).update_many(xs)
+        surprise = _shape_surprises(xs, period, tail_warmup=300)
+        scores = DualSurpriseDetector(season_length=period, tail_warmup=300).update_many(xs)
         # the same channel runs inside the detector, whose S is the largest surprise
         speaking = surprise >= 0.0
         assert (_bits(scores[speaking]) >= surprise[speaking] * (1.0 - 1e-12)).all()
@@ -307,7 +317,7 @@ def test_hostile_magnitudes_give_scores_in_the_unit_interval(name, season_length
     shaped = on[_shape_won(on, off)]
     assert ((shaped >= 0.0) & (shaped < 1.0)).all()  # the shape surprise is bounded by ~50
     if season_length is not None:  # the channel did run over every one of these streams
-        assert det._state.shape.scalars["n_learned"][0] > xs.size - 100
+        assert det._state.shape_tail.scalars["n_learned"][0] > xs.size - 100
 
 
 def test_rolling_sums_after_a_huge_value_do_not_divide_by_zero():
@@ -317,7 +327,7 @@ def test_rolling_sums_after_a_huge_value_do_not_divide_by_zero():
     xs[500::400] = 1e8
     det = DualSurpriseDetector(**SMALL)
     scores = np.array([det.update(x) for x in xs])
-    assert det.period_ == 11 and det._state.shape.scalars["n_learned"][0] > 3000
+    assert det.period_ == 11 and det._state.shape_tail.scalars["n_learned"][0] > 3000
     assert not np.isnan(scores[det.warmup :]).any() and np.nanmax(scores) <= 1.0
 
 
@@ -493,24 +503,67 @@ def test_a_crafted_shape_state_of_one_key_is_refused_at_load(tmp_path):
         load(tmp_path / "keyed.oddwatch")
 
 
+# a float of a calibration, or the shape channel's peak, set to a hostile value: refused at
+# load, naming the field (a NaN or negative weight, total, tail or peak used to reach a
+# division or a comparison that is never true)
+CRAFTED_FLOATS = [
+    (f"{tail}.{field}", f"{label}{field[len('scalars.') :] if field.startswith('s') else ''}")
+    for tail in ("shape_tail", "run_tail")
+    for field, label in [
+        ("scalars.weight", "tail scalars."),
+        ("scalars.total", "tail scalars."),
+        ("scalars.tail_start", "tail scalars."),
+        ("scalars.tail_excess", "tail scalars."),
+        ("counts", "tail counts"),
+        ("upper", "tail upper"),
+    ]
+] + [("shape.scalars.peak", "shape scalars.peak")]
+
+
+@pytest.mark.parametrize("value", [math.nan, -1.0, math.inf])
+@pytest.mark.parametrize(("key", "field"), CRAFTED_FLOATS, ids=[k for k, _ in CRAFTED_FLOATS])
+def test_a_crafted_float_of_a_calibration_is_refused_at_load(tmp_path, key, field, value):
+    det = _trained()
+    state = det.get_state()
+    state[key][-1] = value
+    det.get_state = lambda: state
+    save(det, tmp_path / "crafted.oddwatch")
+    with pytest.raises(CheckpointError, match=rf"`{re.escape(field)}` .* finite and >= 0"):
+        load(tmp_path / "crafted.oddwatch")
+
+
 def _crafted_empty_histogram(state):
-    state["shape.scalars.weight"][0] = 0.0
-    state["shape.scalars.total"][0] = 0.0
+    state["shape_tail.scalars.weight"][0] = 0.0
+    state["shape_tail.scalars.total"][0] = 0.0
 
 
 def _crafted_tail_excess_0(state):
-    state["shape.scalars.tail_excess"][0] = 0.0
+    state["shape_tail.scalars.tail_excess"][0] = 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ZeroDivisionError,
-    reason="ShapeState's floats are not checked at load: a crafted weight = total = 0 divides "
-    "by zero at the next refit, tail_excess = 0 at the next distance beyond the tail "
-    "(reported to the orchestrator)",
+def _crafted_zero_counts(state):
+    state["shape_tail.counts"][:] = 0.0
+    state["shape_tail.upper"][:] = 0.0
+
+
+def _crafted_peak_0(state):
+    state["shape.scalars.peak"][0] = 0.0
+
+
+ZERO_CRAFTS = [
+    _crafted_empty_histogram,
+    _crafted_tail_excess_0,
+    _crafted_zero_counts,
+    _crafted_peak_0,
+]
+
+
+@pytest.mark.parametrize(
+    "craft", ZERO_CRAFTS, ids=[c.__name__[len("_crafted_") :] for c in ZERO_CRAFTS]
 )
-@pytest.mark.parametrize("craft", [_crafted_empty_histogram, _crafted_tail_excess_0])
-def test_a_crafted_calibration_is_refused_or_runs(tmp_path, craft):
+def test_a_crafted_zero_in_a_calibration_is_refused_or_runs(tmp_path, craft):
+    """Zeros pass the checks (an empty histogram is a valid state): they must then run, never
+    divide by zero (the regression: ZeroDivisionError at the next refit or distance)."""
     det = _trained()
     state = det.get_state()
     craft(state)
@@ -522,7 +575,8 @@ def test_a_crafted_calibration_is_refused_or_runs(tmp_path, craft):
         return
     xs = _sine(500, 25, 0.1, 1)
     xs[:25] = -xs[:25]  # a mirrored cycle: a distance beyond the tail at once
-    assert not np.isnan(restored.update_many(xs)).any()
+    scores = restored.update_many(xs)  # past a refit (every 64 distances) and the tail
+    assert not np.isnan(scores).any() and ((scores >= 0.0) & (scores <= 1.0)).all()
 
 
 # 8. parameters ----------------------------------------------------------------------------
@@ -539,12 +593,12 @@ def test_a_crafted_calibration_is_refused_or_runs(tmp_path, craft):
         ("shape_slack", math.nan),
         ("shape_resolution", 3),
         ("shape_resolution", 5000),
-        ("shape_memory", 5.0),
-        ("shape_memory", math.inf),
-        ("shape_tail", 0.0),
-        ("shape_tail", 0.6),
-        ("shape_warmup", 0),
-        ("shape_warmup", "2000"),
+        ("tail_memory", 5.0),
+        ("tail_memory", math.inf),
+        ("tail_fraction", 0.0),
+        ("tail_fraction", 0.6),
+        ("tail_warmup", 0),
+        ("tail_warmup", "2000"),
     ],
 )
 def test_bad_shape_parameters_are_rejected_naming_the_parameter_and_value(name, value):
@@ -553,44 +607,62 @@ def test_bad_shape_parameters_are_rejected_naming_the_parameter_and_value(name, 
     assert repr(value) in str(info.value) or str(value) in str(info.value)
 
 
-# sha256 of the float64 scores of DualSurpriseDetector before the shape channel existed
-# (commit 2ea1fdd, computed by running that commit's sources on _pinned_stream()), and that
-# version's default Monitor's flags on _pinned_stream(seed=3)
-BEFORE_SHAPE = {
-    "default": "6cd43c297d97df80077fc710970c6a8f3776ff49ad1aa653dd018fea8e868d79",
-    "season_length=40": "068efe2761ea798e3c694d69c1f9f1603c9dd7a50d32c40765ffa1f6956f365e",
-    "max_season_length=64": "c3f98e46d6823977d1ca97f0a548c0bc06f4169a54b80ca4f0b4b722fd90d3c0",
-}
-FLAGS_BEFORE_SHAPE = [532, 1636, 2251, 3007, 3119, 3296, 4000, 4129, 5000, 5401]
-
-
 def _pinned_stream(seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     xs = 10 + np.sin(2 * np.pi * np.arange(6000) / 40) + rng.laplace(0.0, 0.3, 6000)
     xs[4000:4200] += 0.8
     xs[5000] += 6.0
-    xs[3000:3040] = xs[3000:3040][::-1]
+    xs[3000:3040] = xs[3000:3040][::-1]  # one reversed season
     return xs
 
 
+def _scores_and_channels(det: DualSurpriseDetector, xs: np.ndarray) -> tuple[np.ndarray, list]:
+    scores = np.empty(xs.size)
+    channels = []
+    for i, x in enumerate(xs):
+        scores[i] = det.update(x)
+        channels.append(det.channel_)
+    return scores, channels
+
+
 @pytest.mark.parametrize(
-    ("config", "params"),
-    [
-        ("default", {}),
-        ("season_length=40", {"season_length": 40}),
-        ("max_season_length=64", {"max_season_length": 64}),
-    ],
+    "params", [{}, {"season_length": 40}, {"max_season_length": 64}], ids=["default", "40", "64"]
 )
-def test_without_the_channel_the_detector_is_the_one_before_it(config, params):
-    scores = DualSurpriseDetector(**params, shape_seasons=0).update_many(_pinned_stream())
-    assert hashlib.sha256(scores.tobytes()).hexdigest() == BEFORE_SHAPE[config]
-    with_channel = DualSurpriseDetector(**params).update_many(_pinned_stream())
-    assert not np.array_equal(scores, with_channel, equal_nan=True)  # the pin can tell
+def test_the_channel_changes_a_score_only_where_it_names_itself_and_only_upwards(params):
+    """Without the channel the detector is the one with it minus the shape evidence: the
+    scores are equal bit for bit wherever ``channel_`` is not "shape", and where it is, the
+    shape surprise was the largest, so the score is not lower."""
+    xs = _pinned_stream()
+    on, channels = _scores_and_channels(DualSurpriseDetector(**params), xs)
+    off, channels_off = _scores_and_channels(DualSurpriseDetector(**params, shape_seasons=0), xs)
+    shaped = np.array([c == "shape" for c in channels])
+    assert "shape" not in channels_off
+    assert np.array_equal(on[~shaped], off[~shaped], equal_nan=True)
+    assert (on[shaped] >= off[shaped]).all()
+    assert (on[shaped] > off[shaped]).mean() > 0.9
+    assert shaped[3000:3120].any()  # the reversed season, named by the channel
+    assert np.array_equal(_shape_won(on, off), shaped & (on != off))
 
 
-def test_without_the_channel_the_monitor_flags_what_it_flagged_before():
-    result = Monitor(DualSurpriseDetector(shape_seasons=0)).update_many(_pinned_stream(seed=3))
-    assert np.flatnonzero(result.is_anomaly).tolist() == FLAGS_BEFORE_SHAPE
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_channel_adds_flags_on_the_reversed_season_and_keeps_the_others(seed):
+    xs = _pinned_stream(seed)
+    flags = {}
+    for seasons in (0, 2):
+        monitor = Monitor(DualSurpriseDetector(shape_seasons=seasons))
+        flags[seasons] = {}
+        for i, x in enumerate(xs):
+            if monitor.update(float(x)).is_anomaly:
+                flags[seasons][i] = monitor.detector_.channel_
+    # measured: the channel flags 3012-3094 (5 flags, seed 0) and 3013-3095 (seed 3)
+    near = range(2990, 3200)  # the reversed season and two seasons after it
+    assert {i: c for i, c in flags[0].items() if i not in near} == {
+        i: c for i, c in flags[2].items() if i not in near
+    }
+    assert "shape" not in flags[0].values()
+    shape_flags = [i for i, c in flags[2].items() if c == "shape"]
+    assert shape_flags and all(3000 <= i < 3000 + 3 * 40 for i in shape_flags), shape_flags
+    assert 5000 in flags[0] and 5000 in flags[2]  # the spike, either way
 
 
 # 9. a fixed season, a long one -----------------------------------------------------------
@@ -604,9 +676,9 @@ def _lags_in_use(det: DualSurpriseDetector) -> np.ndarray:
 def test_a_fixed_season_lays_out_both_seasons_and_catches_the_shape():
     period, at, noise = 50, 3000, 0.3
     xs = _with_cycle(_sine(4000, period, noise, 1), at, _reversed_sine(period), noise, 1)
-    det = DualSurpriseDetector(season_length=period, shape_warmup=300)
+    det = DualSurpriseDetector(season_length=period, tail_warmup=300)
     on = det.update_many(xs)
-    off = DualSurpriseDetector(season_length=period, shape_warmup=300, shape_seasons=0)
+    off = DualSurpriseDetector(season_length=period, tail_warmup=300, shape_seasons=0)
     off_scores = off.update_many(xs)
     # one and two seasons back, give or take shape_slack = 0.1 of a season, inside the ring
     lags = _lags_in_use(det)
@@ -624,7 +696,7 @@ def test_a_fixed_season_lays_out_both_seasons_and_catches_the_shape():
 def test_shape_seasons_1_lays_out_one_season_and_still_catches_the_shape():
     period, at, noise = 50, 3000, 0.3
     xs = _with_cycle(_sine(4000, period, noise, 2), at, _reversed_sine(period), noise, 2)
-    det = DualSurpriseDetector(season_length=period, shape_seasons=1, shape_warmup=300)
+    det = DualSurpriseDetector(season_length=period, shape_seasons=1, tail_warmup=300)
     on = det.update_many(xs)
     assert _lags_in_use(det).tolist() == list(range(45, 56))
     off = DualSurpriseDetector(season_length=period, shape_seasons=0).update_many(xs)
@@ -637,7 +709,7 @@ def test_shape_seasons_1_lays_out_one_season_and_still_catches_the_shape():
 def test_a_long_season_is_compared_in_blocks_and_catches_the_shape(season_length):
     period, at, noise = 160, 7040, 0.3  # the reversed cycle starts where a cycle starts
     xs = _with_cycle(_sine(8000, period, noise, 3), at, _reversed_sine(period), noise, 3)
-    params = {"max_season_length": 256, "shape_resolution": 16, "shape_warmup": 300}
+    params = {"max_season_length": 256, "shape_resolution": 16, "tail_warmup": 300}
     det = DualSurpriseDetector(season_length=season_length, **params)
     on = det.update_many(xs)
     off = DualSurpriseDetector(season_length=season_length, **params, shape_seasons=0)
@@ -654,5 +726,5 @@ def test_a_long_season_is_compared_in_blocks_and_catches_the_shape(season_length
 
 def test_without_seasonality_the_channel_stays_silent():
     xs = _sine(3000, 25, 0.3, 4)
-    on, off = _on_off(xs, season_length=0, shape_warmup=300)
+    on, off = _on_off(xs, season_length=0, tail_warmup=300)
     assert np.array_equal(on, off, equal_nan=True)
