@@ -30,11 +30,12 @@ __all__ = [
     "ShapeState",
     "longest_window",
     "max_slots",
+    "ring_size",
     "shape_distance",
     "shape_state",
 ]
 
-_RECENTRE = 2  # the sums are recomputed exactly every _RECENTRE * len(history) points
+_RECENTRE = 2  # the sums are recomputed exactly every _RECENTRE * len(ring) blocks
 _ROUNDING = 1e-9  # a rolling variance below this share of `peak` may be rounding: recompute
 _FLAT = 1e-12  # an exact variance below this share of `peak` is a flat subsequence
 
@@ -163,26 +164,26 @@ def _layout(state: ShapeState, params: ShapeParams, period: int, window: int) ->
 
 
 @numba.jit(**NUMBA_OPTIONS)
-def _exact(state: ShapeState, history: np.ndarray, t: int) -> None:
+def _exact(state: ShapeState, ring: np.ndarray, t: int) -> None:
     """Centre on the recent values and compute every sum exactly for the window ending at t."""
     v = state.scalars[0]
-    size = history.shape[0]
+    size = ring.shape[0]
     window, n = v.window, v.n_slots
     span = state.lags[n - 1] + window
     centre = 0.0
     for i in range(span):
-        centre += history[(t - i) % size]
+        centre += ring[(t - i) % size]
     centre /= span
     v.centre = centre
     peak = 0.0
     for i in range(span):
-        a = history[(t - i) % size] - centre
+        a = ring[(t - i) % size] - centre
         peak = max(peak, a * a)
     v.peak = peak
     total = 0.0
     squares = 0.0
     for i in range(window):
-        a = history[(t - i) % size] - centre
+        a = ring[(t - i) % size] - centre
         total += a
         squares += a * a
     v.newest_sum, v.newest_squares = total, squares
@@ -192,8 +193,8 @@ def _exact(state: ShapeState, history: np.ndarray, t: int) -> None:
         s = 0.0
         q = 0.0
         for i in range(window):
-            a = history[(t - i) % size] - centre
-            b = history[(t - lag - i) % size] - centre
+            a = ring[(t - i) % size] - centre
+            b = ring[(t - lag - i) % size] - centre
             dot += a * b
             s += b
             q += b * b
@@ -202,17 +203,17 @@ def _exact(state: ShapeState, history: np.ndarray, t: int) -> None:
 
 
 @numba.jit(**INLINE_OPTIONS)
-def _roll(state: ShapeState, history: np.ndarray, t: int) -> None:
+def _roll(state: ShapeState, ring: np.ndarray, t: int) -> None:
     """Slide the newest window by one point: the value at t enters, the one at t - window leaves.
 
     The lagged windows slide in :func:`_distance`, in the same pass that compares them.
     """
     v = state.scalars[0]
-    size = history.shape[0]
+    size = ring.shape[0]
     now = t % size
     gone = now - v.window + (size if now < v.window else 0)
-    a = history[now] - v.centre
-    b = history[gone] - v.centre
+    a = ring[now] - v.centre
+    b = ring[gone] - v.centre
     v.newest_sum += a - b
     v.newest_squares += a * a - b * b
     v.peak = max(v.peak, a * a)
@@ -263,7 +264,7 @@ def shape_distance(state: ShapeState, params: ShapeParams, x: float, period: int
 
 
 @numba.jit(**INLINE_OPTIONS)
-def _distance(state: ShapeState, history: np.ndarray, t: int, roll: bool) -> tuple[float, bool]:
+def _distance(state: ShapeState, ring: np.ndarray, t: int, roll: bool) -> tuple[float, bool]:
     """``sqrt(2 (1 - r))`` for the best correlation ``r`` of the newest subsequence.
 
     With ``roll``, each lagged window first slides by one point (the newest one already has).
@@ -273,11 +274,11 @@ def _distance(state: ShapeState, history: np.ndarray, t: int, roll: bool) -> tup
     """
     v = state.scalars[0]
     window = v.window
-    size = history.shape[0]
+    size = ring.shape[0]
     now = t % size  # ring positions by subtraction and one wrap: no division per lag
     gone = now - window + (size if now < window else 0)
-    a = history[now] - v.centre
-    b = history[gone] - v.centre
+    a = ring[now] - v.centre
+    b = ring[gone] - v.centre
     lags = state.lags
     inv_window = 1.0 / window
     flat_below = (_FLAT * v.peak + 1e-300) * window
@@ -292,8 +293,8 @@ def _distance(state: ShapeState, history: np.ndarray, t: int, roll: bool) -> tup
     for j in range(v.n_slots):
         if roll:
             lag = lags[j]
-            a_lag = history[now - lag + (size if now < lag else 0)] - v.centre
-            b_lag = history[gone - lag + (size if gone < lag else 0)] - v.centre
+            a_lag = ring[now - lag + (size if now < lag else 0)] - v.centre
+            b_lag = ring[gone - lag + (size if gone < lag else 0)] - v.centre
             dots[j] += a * a_lag - b * b_lag
             sums[j] += a_lag - b_lag
             squares[j] += a_lag * a_lag - b_lag * b_lag
