@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class KeepAliveServer:
-    def __init__(self):
+    """Answers every POST with 200, after ``delay`` seconds (a healthy but slow endpoint)."""
+
+    def __init__(self, delay: float = 0.0):
         self.bodies: list = []
         self.requests = 0
         self.lock = threading.Lock()
@@ -28,6 +31,7 @@ class KeepAliveServer:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(delay)
                 with server.lock:
                     server.requests += 1
                     server.bodies.append(json.loads(body))

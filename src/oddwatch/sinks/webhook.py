@@ -1,8 +1,12 @@
-"""POST anomalies to a webhook from background senders that never block detection.
+"""POST anomalies to a webhook from background senders; a dead endpoint never stalls detection.
 
-``write`` only puts anomalies on a bounded queue (a full queue drops the record and counts
-it). Sender threads (one by default, a small pool if asked), each keeping one HTTP/1.1
-connection alive, take the waiting alerts off the queue -- up to 100 per request for
+``write`` puts anomalies on a bounded queue. When the queue is full while the endpoint is
+answering (no request failed since the last one delivered, and the senders took alerts off the
+queue within the last second), ``write`` waits for room, up to ``timeout`` seconds per call: a
+healthy endpoint that is slower than detection slows it down instead of losing alerts. When the
+endpoint fails or hangs, or the wait ran out, a full queue drops the record and counts it.
+Sender threads (one by default, a small pool if asked), each keeping one HTTP/1.1 connection
+alive, take the waiting alerts off the queue -- up to 100 per request for
 ``format="json"`` (``{"alerts": [record, ...]}``) and ``"alertmanager"``, 50 for ``"slack"``
 (see :mod:`oddwatch.sinks._webhook_payload`) -- and retry timeouts, connection errors, 408,
 429 and 5xx answers with exponential backoff (``backoff * 2**attempt`` seconds, at most
@@ -45,6 +49,8 @@ __all__ = ["WebhookSink"]
 
 _RETRY_STATUS = {408, 429}
 _READ_STEP = 8192
+_PATIENCE = 1.0  # seconds a full queue waits without the senders taking anything off it
+_POLL = 0.05  # seconds between two looks at a full queue
 
 Alert = dict[str, Any]
 
@@ -67,7 +73,8 @@ class WebhookSink:
     format
         ``"json"`` (``{"alerts": [output record, ...]}``), ``"alertmanager"`` or ``"slack"``.
     max_queue
-        Alerts waiting to be sent; more are dropped (and counted).
+        Alerts waiting to be sent. When it is full, ``write`` waits for room while the
+        endpoint is answering (up to ``timeout`` seconds per call), else drops (and counts).
     senders
         Sender threads, each with its own keep-alive connection. With one (the default)
         alerts arrive in order; with more they may not (each carries its ``seq``).
@@ -138,6 +145,8 @@ class WebhookSink:
         self._closing = threading.Event()
         self._abort = threading.Event()
         self._final = False
+        self._failing = False  # a request failed or was retried since the last one delivered
+        self._n_taken = 0  # alerts the senders took off the queue (progress, for write's wait)
         self._threads = [
             threading.Thread(target=self._run, name=f"oddwatch-webhook-{i}", daemon=True)
             for i in range(senders)
@@ -153,6 +162,7 @@ class WebhookSink:
                 self._in_flight.pop(threading.get_ident(), None)
                 if self._final:  # close() already counted this request's alerts as dropped
                     return
+            self._failing = outcome != "sent"
             if outcome == "sent":
                 self.n_sent += n
             elif outcome == "failed":
@@ -163,7 +173,8 @@ class WebhookSink:
                 self._dropped[reason] += n
 
     def write(self, batch: OutputBatch) -> None:
-        """Queue the anomalies of ``batch`` (never blocks; drops when the queue is full)."""
+        """Queue the anomalies of ``batch``; when the queue is full, wait for room while the
+        endpoint is answering (up to ``timeout`` seconds in all), else drop and count."""
         if not batch.is_anomaly.any():
             return
         rows = list(batch.select(batch.is_anomaly).rows())
@@ -172,14 +183,32 @@ class WebhookSink:
         if self._closing.is_set():
             self._settle("dropped", "written after close", len(rows))
             return
+        deadline = time.monotonic() + self.timeout
         for i, row in enumerate(rows):
             try:
                 self._queue.put_nowait(row)
             except queue.Full:
+                if self._wait_for_room(row, deadline):
+                    continue
                 self._settle("dropped", "queue full", 1)
                 if self._closing.is_set():
                     self._settle("dropped", "written after close", len(rows) - i - 1)
                     return
+
+    def _wait_for_room(self, row: Alert, deadline: float) -> bool:
+        """Queue ``row`` as room frees up while the senders make progress; False if not."""
+        taken, progress = self._n_taken, time.monotonic()
+        while not (self._failing or self._closing.is_set()):
+            now = time.monotonic()
+            if now >= deadline or now - progress > _PATIENCE:
+                return False
+            try:
+                self._queue.put(row, timeout=_POLL)
+                return True
+            except queue.Full:
+                if self._n_taken != taken:
+                    taken, progress = self._n_taken, time.monotonic()
+        return False
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -246,6 +275,7 @@ class WebhookSink:
                 return "failed", f"error ({type(exc).__name__})"
             with self._lock:
                 self.n_retries += 1
+                self._failing = True
             if self._abort.wait(min(self.backoff * 2**attempt, self.max_backoff)):
                 return "dropped", "unsent at close"
         raise AssertionError("unreachable")  # pragma: no cover
@@ -266,6 +296,7 @@ class WebhookSink:
                     break
             with self._lock:
                 self._in_flight[threading.get_ident()] = len(alerts)
+                self._n_taken += len(alerts)
             return alerts
         return None
 

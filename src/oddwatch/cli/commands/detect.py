@@ -183,7 +183,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--webhook-queue",
         type=int,
         metavar="N",
-        help="anomalies waiting for the webhook; more are dropped and counted (default 1000)",
+        help="anomalies waiting for the webhook; when full, detection waits while the "
+        "endpoint answers, else drops and counts them (default 1000)",
     )
     add("--webhook-retries", type=int, metavar="N", help="retries per anomaly (default 3)")
     add(
